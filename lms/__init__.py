@@ -1,0 +1,137 @@
+"""The bank's training platform: create_app builds the Flask application."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("zh", "en")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides the environment (tests pass their own)."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(_default_config(app, config or {}))
+    app.config.update(config or {})
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
+    os.makedirs(app.instance_path, exist_ok=True)
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'lms.db'}"
+    return {
+        "SECRET_KEY": config.get("SECRET_KEY") or os.environ.get("SECRET_KEY") or _secret_key(app),
+        "SQLALCHEMY_DATABASE_URI": _driver_url(url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "COURSES_PATH": str(ROOT / "courses"),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def _driver_url(url: str) -> str:
+    """PostgreSQL URLs go through psycopg 3, whatever driver the URL names."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(app: Flask) -> str:
+    """A key generated once into instance/, so sessions survive a restart."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def select_locale() -> str:
+    if current_user.is_authenticated:
+        return current_user.locale
+    return session.get("locale") or request.accept_languages.best_match(LOCALES) or "zh"
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from . import admin, auth, authoring, learning, reports
+
+    for module in (auth, learning, authoring, reports, admin):
+        app.register_blueprint(module.bp)
+
+
+def _register_errors(app: Flask) -> None:
+    from flask_babel import gettext as _
+
+    messages = {
+        400: lambda: _("The request could not be understood."),
+        403: lambda: _("You do not have access to this page."),
+        404: lambda: _("This page does not exist."),
+        405: lambda: _("This action is not allowed here."),
+        409: lambda: _("This was changed at the same time elsewhere. Please reload and retry."),
+        500: lambda: _("Something went wrong on our side. Nothing you saved was lost."),
+    }
+
+    def render_error(code: int, message: str):
+        return render_template("error.html", code=code, message=message), code
+
+    for code, message in messages.items():
+        app.register_error_handler(code, lambda e, c=code, m=message: render_error(c, m()))
+    app.register_error_handler(
+        CSRFError,
+        lambda e: render_error(
+            400, _("The form expired or was sent from elsewhere. Reload the page and try again.")
+        ),
+    )
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .models import JOB_ROLE_NAMES, Role
+    from .progress import review_answer
+    from .render import formatted_to_html
+
+    app.add_template_filter(formatted_to_html, "formatted")
+    app.add_template_global(review_answer)
+
+    @app.context_processor
+    def inject():
+        locale = str(get_locale() or "zh")
+        return {
+            "locale": locale,
+            "Role": Role,
+            "tr": lambda obj, field: obj.tr(field, locale),
+            "job_role_name": lambda code: JOB_ROLE_NAMES.get(code, {}).get(locale, code or ""),
+        }

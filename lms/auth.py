@@ -1,0 +1,105 @@
+"""Signing in and out, passwords, language, and the public certificate check."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from .extensions import db, login_manager
+from .forms import ChangePasswordForm, LanguageForm, LoginForm
+from .models import Completion, Role, User
+
+bp = Blueprint("auth", __name__)
+
+HOME_BY_ROLE = (
+    (Role.LEARNER, "learning.dashboard"),
+    (Role.TRAINER, "authoring.index"),
+    (Role.HR, "reports.index"),
+    (Role.ADMIN, "admin.index"),
+)
+
+
+@login_manager.user_loader
+def load_user(cookie_id: str) -> User | None:
+    user_id, _sep, token = cookie_id.partition(":")
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user and user.session_token == token and user.is_active else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would let a phishing link borrow our login page.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("learning.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with username and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        if user and user.is_active and user.check_password(form.password.data):
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong username or password."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; other sessions end."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current.data):
+            form.current.errors.append(_("The current password is wrong."))
+        else:
+            current_user.set_password(form.new.data)
+            db.session.commit()
+            login_user(current_user._get_current_object())
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for("learning.dashboard"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Remember the chosen interface language."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["locale"] = form.locale.data
+        if current_user.is_authenticated:
+            current_user.locale = form.locale.data
+            db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/verify/<code>")
+def verify_certificate(code: str):
+    """Anyone can check a certificate: name, course and date only."""
+    completion = db.session.scalar(
+        select(Completion).where(Completion.certificate_code == code.strip().upper())
+    )
+    if completion is None:
+        abort(404)
+    return render_template("auth/verify.html", completion=completion)
+
+
+@bp.route("/")
+def index():
+    """Send each person to the area of their main role."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    for role, endpoint in HOME_BY_ROLE:
+        if current_user.has_role(role):
+            return redirect(url_for(endpoint))
+    abort(403)

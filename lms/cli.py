@@ -1,0 +1,113 @@
+"""Command line: thin click commands over the same functions the web pages use."""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from .content import ContentError, lint_catalog, read_catalog, sync_catalog
+from .extensions import db
+from .models import JobRole, Role, User
+
+courses_cli = AppGroup("courses", help="Check and load the course files.")
+
+DEMO_USERS = (
+    ("new.manager", "王新", JobRole.NEW_CUSTOMER_MANAGER, {Role.LEARNER}),
+    ("customer.manager", "李明", JobRole.CUSTOMER_MANAGER, {Role.LEARNER}),
+    ("senior.manager", "张华", JobRole.SENIOR_CUSTOMER_MANAGER, {Role.LEARNER}),
+    ("corporate.manager", "赵强", JobRole.CORPORATE_CUSTOMER_MANAGER, {Role.LEARNER}),
+    ("keyaccount.manager", "陈静", JobRole.KEY_ACCOUNT_MANAGER, {Role.LEARNER}),
+    ("credit.officer", "刘洋", JobRole.CREDIT_OFFICER, {Role.LEARNER}),
+    ("trainer", "周老师", None, {Role.TRAINER, Role.LEARNER}),
+    ("hr", "孙丽", None, {Role.HR}),
+    ("admin", "Administrator", None, {Role.ADMIN}),
+)
+
+
+def _catalog_path(path: str | None) -> Path:
+    return Path(path or current_app.config["COURSES_PATH"])
+
+
+def _read_or_exit(path: Path):
+    try:
+        return read_catalog(path)
+    except ContentError as e:
+        for line in e.errors:
+            click.echo(line, err=True)
+        sys.exit(1)
+
+
+@courses_cli.command("check")
+@click.argument("path", required=False)
+def check_courses(path: str | None) -> None:
+    """Validate course files without writing; exit 1 on any problem."""
+    catalog = _read_or_exit(_catalog_path(path))
+    findings = lint_catalog(catalog)
+    for finding in findings:
+        click.echo(finding, err=True)
+    click.echo(catalog.summary())
+    if findings:
+        sys.exit(1)
+
+
+@courses_cli.command("load")
+@click.argument("path", required=False)
+def load_courses(path: str | None) -> None:
+    """Load or update course files into the database, all or nothing."""
+    catalog = _read_or_exit(_catalog_path(path))
+    summary = sync_catalog(catalog)
+    db.session.commit()
+    click.echo(f"{catalog.summary()}; {summary}")
+
+
+def ensure_user(username: str, name: str, job_role, roles, password: str) -> bool:
+    """Create the account unless it exists; True when created."""
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        return False
+    user = User(username=username, name=name, job_role=job_role, branch="总行营业部")
+    user.set_password(password)
+    user.set_roles({str(r) for r in roles})
+    db.session.add(user)
+    return True
+
+
+def _demo_password() -> str:
+    """The demo password from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("LMS_DEMO_PASSWORD"):
+        return os.environ["LMS_DEMO_PASSWORD"]
+    path = Path(current_app.instance_path) / "demo_password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def setup_site(demo: bool) -> list[str]:
+    """Migrate, load the courses and create the accounts; return lines to show the operator."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    catalog = read_catalog(_catalog_path(None))
+    summary = sync_catalog(catalog)
+    lines = [f"Courses: {catalog.summary()} ({summary})."]
+    if demo:
+        password = _demo_password()
+        for username, name, job_role, roles in DEMO_USERS:
+            ensure_user(username, name, job_role, roles, password)
+        names = ", ".join(u[0] for u in DEMO_USERS)
+        lines.append(f"Demo users: {names}\nPassword for all of them: {password}")
+    else:
+        # Printed once, on creation, and kept nowhere: the admin changes it after signing in.
+        password = os.environ.get("LMS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        if ensure_user("admin", "Administrator", None, {Role.ADMIN}, password):
+            lines.append(f"Admin user: admin\nPassword: {password}")
+    db.session.commit()
+    return lines
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(courses_cli)

@@ -1,0 +1,229 @@
+"""The learner's pages: dashboard, courses, lessons, quizzes, transcript and certificates."""
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from . import completion as rules
+from . import progress
+from .extensions import db
+from .forms import PostForm
+from .models import Attempt, Completion, Course, Item, ItemKind, Module, Role, utcnow
+
+bp = Blueprint("learning", __name__)
+
+
+@bp.before_request
+@login_required
+def require_learner():
+    if not current_user.has_role(Role.LEARNER):
+        abort(403)
+
+
+def _course_state(course: Course) -> progress.CourseState:
+    """The learner's state in a course; 403 when the course is not theirs."""
+    tracks = progress.visible_tracks(current_user)
+    state = progress.course_states(current_user.id, tracks).get(course.id)
+    if state is None:
+        abort(403)
+    return state
+
+
+def _load_item(item_id: int, kind: str | None = None) -> Item:
+    """An item of an unlocked course of the learner's; else 404, 403 or 400."""
+    item = db.get_or_404(Item, item_id)
+    if not item.is_active:
+        abort(404)
+    if _course_state(item.course).is_locked:
+        abort(403)
+    if kind and item.kind != kind:
+        abort(400)
+    return item
+
+
+def _load_attempt(attempt_id: int) -> Attempt:
+    attempt = db.get_or_404(Attempt, attempt_id)
+    if attempt.user_id != current_user.id:
+        abort(403)
+    return attempt
+
+
+@bp.route("/dashboard")
+def dashboard():
+    """The tracks assigned to the learner, with progress."""
+    tracks = progress.visible_tracks(current_user)
+    states = progress.course_states(current_user.id, tracks)
+    return render_template(
+        "learning/dashboard.html",
+        tracks=tracks,
+        states=states,
+        track_states=progress.track_states(tracks, states),
+    )
+
+
+@bp.route("/courses/<slug>")
+def course(slug: str):
+    """A course's outline and what is done."""
+    course = db.first_or_404(
+        select(Course)
+        .where(Course.slug == slug)
+        .options(selectinload(Course.modules).selectinload(Module.items))
+    )
+    return render_template(
+        "learning/course.html",
+        course=course,
+        is_locked=_course_state(course).is_locked,
+        done=progress.done_item_ids(current_user.id, course.id),
+        quizzes=progress.quiz_summaries(current_user.id, course.id),
+        completion=progress.completions_of(current_user.id).get(course.id),
+    )
+
+
+@bp.route("/items/<int:item_id>")
+def item(item_id: int):
+    """A lesson to read, a quiz to take or a practical step to have signed off."""
+    item = db.get_or_404(Item, item_id)
+    if not item.is_active:
+        abort(404)
+    if _course_state(item.course).is_locked:
+        flash(_("Complete the required courses first."), "error")
+        return redirect(url_for("learning.course", slug=item.course.slug))
+    attempts = progress.attempts_of(current_user.id, item.id)
+    return render_template(
+        f"learning/{item.kind}.html",
+        item=item,
+        is_done=item.id in progress.done_item_ids(current_user.id, item.course_id),
+        attempts=attempts,
+        attempts_left=rules.attempts_left(item.max_attempts, len(attempts)),
+        neighbours=_neighbours(item),
+        form=PostForm(),
+    )
+
+
+def _neighbours(item: Item) -> tuple[Item | None, Item | None]:
+    items = [i for m in item.course.modules for i in m.items]
+    at = items.index(item)
+    return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
+
+
+@bp.route("/items/<int:item_id>/done", methods=["POST"])
+def mark_lesson_done(item_id: int):
+    """Mark a lesson read."""
+    item = _load_item(item_id, ItemKind.LESSON)
+    progress.mark_done(current_user, item, utcnow())
+    db.session.commit()
+    _, following = _neighbours(item)
+    if following:
+        return redirect(url_for("learning.item", item_id=following.id))
+    return redirect(url_for("learning.course", slug=item.course.slug))
+
+
+@bp.route("/items/<int:item_id>/attempts", methods=["POST"])
+def start_attempt(item_id: int):
+    """Start (or resume) an attempt at a quiz."""
+    item = _load_item(item_id, ItemKind.QUIZ)
+    try:
+        attempt = progress.start_attempt(current_user, item, str(get_locale()), utcnow())
+        db.session.commit()
+    except progress.AttemptLimitReached:
+        flash(_("No attempt is left on this quiz."), "error")
+        return redirect(url_for("learning.item", item_id=item.id))
+    except IntegrityError:
+        # Another request started one at the same moment: continue that one.
+        db.session.rollback()
+        attempt = next((a for a in progress.attempts_of(current_user.id, item.id) if a.is_open), None)
+        if attempt is None:
+            abort(409)
+    return redirect(url_for("learning.attempt", attempt_id=attempt.id))
+
+
+def _close_if_expired(attempt: Attempt) -> bool:
+    """Submit an attempt whose time ran out with what was saved; True if it is closed."""
+    if attempt.is_open and rules.is_past(attempt.deadline_at, utcnow()):
+        progress.finish_attempt(attempt, attempt.deadline_at)
+        db.session.commit()
+    return not attempt.is_open
+
+
+@bp.route("/attempts/<int:attempt_id>")
+def attempt(attempt_id: int):
+    """Answer the questions of an open attempt."""
+    attempt = _load_attempt(attempt_id)
+    if _close_if_expired(attempt):
+        return redirect(url_for("learning.review_attempt", attempt_id=attempt.id))
+    return render_template(
+        "learning/attempt.html", attempt=attempt, item=attempt.item, form=PostForm(), now=utcnow()
+    )
+
+
+@bp.route("/attempts/<int:attempt_id>/save", methods=["POST"])
+def save_attempt(attempt_id: int):
+    """Save the answers so far (the page calls this on every change)."""
+    attempt = _load_attempt(attempt_id)
+    if _close_if_expired(attempt):
+        return _after_save(attempt, _("Time is up: the attempt was submitted."), 409)
+    progress.save_responses(attempt, request.form, utcnow())
+    db.session.commit()
+    return _after_save(attempt, _("Your answers are saved."), 200)
+
+
+def _after_save(attempt: Attempt, message: str, status: int):
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(message=message, is_open=attempt.is_open), status
+    flash(message, "success" if status == 200 else "error")
+    endpoint = "learning.attempt" if attempt.is_open else "learning.review_attempt"
+    return redirect(url_for(endpoint, attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+def submit_attempt(attempt_id: int):
+    """Save the last answers and grade the attempt, once."""
+    attempt = _load_attempt(attempt_id)
+    if not _close_if_expired(attempt):
+        progress.save_responses(attempt, request.form, utcnow())
+        progress.finish_attempt(attempt, utcnow())
+        db.session.commit()
+    return redirect(url_for("learning.review_attempt", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>/review")
+def review_attempt(attempt_id: int):
+    """The result of a finished attempt, showing what the quiz's review policy allows."""
+    attempt = _load_attempt(attempt_id)
+    if attempt.is_open:
+        return redirect(url_for("learning.attempt", attempt_id=attempt.id))
+    used = len(progress.attempts_of(current_user.id, attempt.item_id))
+    view = rules.review_view(attempt.item.review, progress.is_review_final(attempt, used))
+    return render_template(
+        "learning/review.html",
+        attempt=attempt,
+        item=attempt.item,
+        view=view,
+        attempts_left=rules.attempts_left(attempt.item.max_attempts, used),
+        completion=progress.completions_of(current_user.id).get(attempt.item.course_id),
+    )
+
+
+@bp.route("/transcript")
+def transcript():
+    """Every course the learner completed, with score, date and version."""
+    completions = db.session.scalars(
+        select(Completion)
+        .where(Completion.user_id == current_user.id)
+        .options(selectinload(Completion.course))
+        .order_by(Completion.completed_at.desc())
+    ).all()
+    return render_template("learning/transcript.html", user=current_user, completions=completions)
+
+
+@bp.route("/certificates/<code>")
+def certificate(code: str):
+    """A printable certificate of one's own completion."""
+    completion = db.first_or_404(select(Completion).where(Completion.certificate_code == code))
+    if completion.user_id != current_user.id:
+        abort(403)
+    return render_template("learning/certificate.html", completion=completion)

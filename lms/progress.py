@@ -1,0 +1,396 @@
+"""A learner's progress: what is assigned, what is done, and the operations that record it.
+
+Reads are plain functions returning values; writes are small named operations. None commits:
+the view does, once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from . import completion as rules
+from .extensions import db
+from .gift import question_from_dict
+from .grading import correct_response, feedback_for, grade
+from .models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptState,
+    Completion,
+    Course,
+    Item,
+    ItemKind,
+    ItemProgress,
+    Track,
+    User,
+    course_prerequisite_table,
+    track_prerequisite_table,
+)
+
+
+@dataclass(frozen=True)
+class CourseState:
+    done: int
+    total: int
+    is_locked: bool
+    completion: Completion | None
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.completion else rules.progress_percent(self.done, self.total)
+
+
+@dataclass(frozen=True)
+class TrackState:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return rules.progress_percent(self.done, self.total)
+
+
+def track_states(tracks: list[Track], states: dict[int, CourseState]) -> dict[int, TrackState]:
+    """Courses complete out of the active courses of each track."""
+    result = {}
+    for track in tracks:
+        courses = [states[c.id] for c in track.courses if c.id in states]
+        result[track.id] = TrackState(sum(s.completion is not None for s in courses), len(courses))
+    return result
+
+
+def visible_tracks(user: User) -> list[Track]:
+    """The tracks assigned to the user's job role, each preceded by the tracks it requires."""
+    assigned = db.session.scalars(Track.assigned_to(user.job_role)).all()
+    edges = db.session.execute(select(track_prerequisite_table)).all()
+    requires: dict[int, list[int]] = {}
+    for track_id, required_id in edges:
+        requires.setdefault(track_id, []).append(required_id)
+    ids = rules.with_prerequisites([t.id for t in assigned], requires)
+    tracks = db.session.scalars(
+        select(Track)
+        .where(Track.id.in_(ids), Track.is_active)
+        .options(selectinload(Track.courses), selectinload(Track.requires))
+    ).all()
+    by_id = {t.id: t for t in tracks}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def completions_of(user_id: int) -> dict[int, Completion]:
+    """The user's latest completion per course."""
+    rows = db.session.scalars(
+        select(Completion).where(Completion.user_id == user_id).order_by(Completion.cycle)
+    )
+    return {c.course_id: c for c in rows}
+
+
+def course_states(user_id: int, tracks: list[Track]) -> dict[int, CourseState]:
+    """Progress of every active course of these tracks, in a constant number of queries."""
+    courses = [c for t in tracks for c in t.courses if c.is_active]
+    ids = [c.id for c in courses]
+    totals = _count_by_course(select(Item.course_id), ids)
+    done = _count_by_course(
+        select(Item.course_id).join(ItemProgress, ItemProgress.item_id == Item.id)
+        .where(ItemProgress.user_id == user_id),
+        ids,
+    )
+    completed = completions_of(user_id)
+    requires = _course_requirements(ids, tracks)
+    return {
+        c.id: CourseState(
+            done=done.get(c.id, 0),
+            total=totals.get(c.id, 0),
+            is_locked=rules.is_locked(requires.get(c.id, set()), completed),
+            completion=completed.get(c.id),
+        )
+        for c in courses
+    }
+
+
+def _count_by_course(query, ids: list[int]) -> dict[int, int]:
+    query = query.where(Item.course_id.in_(ids), Item.is_active, Item.is_required)
+    return dict(db.session.execute(query.add_columns(func.count()).group_by(Item.course_id)).all())
+
+
+def _course_requirements(ids: list[int], tracks: list[Track]) -> dict[int, set[int]]:
+    """Course ids each course needs first: its own prerequisites and its track's."""
+    rows = db.session.execute(
+        select(course_prerequisite_table).where(course_prerequisite_table.c.course_id.in_(ids))
+    ).all()
+    needs: dict[int, set[int]] = {}
+    for course_id, required_id in rows:
+        needs.setdefault(course_id, set()).add(required_id)
+    for track in tracks:
+        before = {c.id for t in track.requires for c in t.courses if c.is_active}
+        for course in track.courses:
+            needs.setdefault(course.id, set()).update(before)
+    return needs
+
+
+def done_item_ids(user_id: int, course_id: int) -> set[int]:
+    query = select(ItemProgress.item_id).where(
+        ItemProgress.user_id == user_id, ItemProgress.course_id == course_id
+    )
+    return set(db.session.scalars(query))
+
+
+def mark_done(user: User, item: Item, now: datetime, signed_off_by: User | None = None, note=""):
+    """Record an item as done once; then the course's completion if that finished it."""
+    if db.session.scalar(
+        select(ItemProgress.id).where(
+            ItemProgress.user_id == user.id, ItemProgress.item_id == item.id
+        )
+    ):
+        return
+    db.session.add(
+        ItemProgress(
+            user_id=user.id,
+            item_id=item.id,
+            course_id=item.course_id,
+            done_at=now,
+            signed_off_by_id=signed_off_by.id if signed_off_by else None,
+            note=note,
+        )
+    )
+    db.session.flush()
+    record_completion(user, item.course, now)
+
+
+def record_completion(user: User, course: Course, now: datetime) -> Completion | None:
+    """Write the completion record once, when every required item is done."""
+    if db.session.scalar(
+        select(Completion.id).where(Completion.user_id == user.id, Completion.course_id == course.id)
+    ):
+        return None
+    required = db.session.scalars(
+        select(Item.id).where(Item.course_id == course.id, Item.is_active, Item.is_required)
+    ).all()
+    if not required or not rules.is_complete(required, done_item_ids(user.id, course.id)):
+        return None
+    record = Completion(
+        user_id=user.id,
+        course_id=course.id,
+        completed_at=now,
+        percent=rules.course_percent(_best_passing_percents(user.id, course.id)),
+        course_version=course.version,
+    )
+    db.session.add(record)
+    return record
+
+
+def _best_passing_percents(user_id: int, course_id: int) -> list[float]:
+    query = (
+        select(func.max(Attempt.percent))
+        .join(Item, Item.id == Attempt.item_id)
+        .where(
+            Attempt.user_id == user_id,
+            Attempt.is_passed,
+            Item.course_id == course_id,
+            Item.is_required,
+            Item.is_active,
+        )
+        .group_by(Attempt.item_id)
+    )
+    return [p for p in db.session.scalars(query) if p is not None]
+
+
+# Quizzes ----------------------------------------------------------------------------------------
+
+
+class AttemptLimitReached(Exception):
+    """No attempt is left on this quiz."""
+
+
+def attempts_of(user_id: int, item_id: int) -> list[Attempt]:
+    query = (
+        select(Attempt)
+        .where(Attempt.user_id == user_id, Attempt.item_id == item_id)
+        .order_by(Attempt.number)
+    )
+    return list(db.session.scalars(query))
+
+
+def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attempt:
+    """Open the next attempt, freezing the questions as they are now.
+
+    Two starts at the same moment meet the unique keys on (user, quiz, number) and on the one
+    open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
+    """
+    attempts = attempts_of(user.id, item.id)
+    open_attempt = next((a for a in attempts if a.is_open), None)
+    if open_attempt:
+        return open_attempt
+    if not rules.can_start_attempt(item.max_attempts, len(attempts)):
+        raise AttemptLimitReached
+    attempt = Attempt(
+        user_id=user.id,
+        item_id=item.id,
+        number=len(attempts) + 1,
+        language=language,
+        course_version=item.course.version,
+        started_at=now,
+        deadline_at=rules.deadline(now, item.time_limit),
+    )
+    questions = list(item.questions)
+    if item.is_shuffled:
+        random.shuffle(questions)
+    for position, question in enumerate(questions):
+        data = question.data.get(language) or question.data["zh"]
+        attempt.answers.append(
+            AttemptAnswer(
+                position=position,
+                question_id=question.id,
+                snapshot=data,
+                order=_display_order(data, item.is_shuffled),
+            )
+        )
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt
+
+
+def _display_order(data: dict[str, Any], is_shuffled: bool) -> list[int]:
+    size = len(data.get("pairs") or data.get("choices") or [])
+    order = list(range(size))
+    # Matching answers are always mixed, or the key would be the order itself.
+    if is_shuffled or data["qtype"] == "matching":
+        random.shuffle(order)
+    return order
+
+
+def response_from_form(answer: AttemptAnswer, form) -> Any:
+    """The learner's response to one question from the submitted form, in the grader's shape."""
+    field = f"q{answer.position}"
+    qtype, snapshot = answer.snapshot["qtype"], answer.snapshot
+    if qtype == "multichoice":
+        return _index(form.get(field), len(snapshot["choices"]))
+    if qtype == "multiresponse":
+        chosen = {_index(v, len(snapshot["choices"])) for v in form.getlist(field)}
+        return sorted(i for i in chosen if i is not None)
+    if qtype == "truefalse":
+        return {"true": True, "false": False}.get(form.get(field, ""))
+    if qtype == "matching":
+        rights = {p["right"] for p in snapshot["pairs"]}
+        chosen = {str(i): form.get(f"{field}_{i}", "") for i in range(len(snapshot["pairs"]))}
+        return {k: v for k, v in chosen.items() if v in rights}
+    return (form.get(field) or "").strip()[:10000] or None
+
+
+def _index(value: str | None, size: int) -> int | None:
+    return int(value) if value and value.isdigit() and int(value) < size else None
+
+
+def grade_answer(answer: AttemptAnswer) -> float | None:
+    """The fraction earned; None for an essay waiting for a trainer."""
+    question = question_from_dict(answer.snapshot)
+    response = answer.response
+    if question.qtype == "matching":
+        response = {int(k): v for k, v in (response or {}).items()}
+    if question.qtype == "essay":
+        return None
+    return grade(question, response)
+
+
+def save_responses(attempt: Attempt, form, now: datetime) -> None:
+    for answer in attempt.answers:
+        if answer.snapshot["qtype"] == "description":
+            continue
+        answer.response = response_from_form(answer, form)
+        answer.saved_at = now
+
+
+def finish_attempt(attempt: Attempt, now: datetime) -> bool:
+    """Grade and close the attempt once; False when it was already closed by another request."""
+    gradable = [a for a in attempt.answers if a.snapshot["qtype"] != "description"]
+    fractions = [grade_answer(a) for a in gradable]
+    result = rules.quiz_result(fractions, attempt.item.pass_mark)
+    # Compare-and-set: of two submits at once, only the one that still sees it open closes it.
+    closed = db.session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.state == AttemptState.IN_PROGRESS)
+        .values(
+            state=AttemptState.FINISHED,
+            finished_at=now,
+            points=result.points,
+            out_of=result.out_of,
+            percent=result.percent,
+            is_passed=result.is_passed,
+            needs_grading=result.needs_grading,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not closed:
+        return False
+    for answer, fraction in zip(gradable, fractions, strict=True):
+        answer.fraction = fraction
+    db.session.flush()
+    db.session.refresh(attempt)
+    if result.is_passed:
+        mark_done(attempt.user, attempt.item, now)
+    return True
+
+
+def is_review_final(attempt: Attempt, attempts_used: int) -> bool:
+    left = rules.attempts_left(attempt.item.max_attempts, attempts_used)
+    return attempt.is_passed or left == 0
+
+
+def quiz_summaries(user_id: int, course_id: int) -> dict[int, tuple[int, float | None]]:
+    """Per quiz of a course: attempts finished and the best percent."""
+    query = (
+        select(Attempt.item_id, func.count(), func.max(Attempt.percent))
+        .join(Item, Item.id == Attempt.item_id)
+        .where(
+            Attempt.user_id == user_id,
+            Item.course_id == course_id,
+            Attempt.state == AttemptState.FINISHED,
+        )
+        .group_by(Attempt.item_id)
+    )
+    return {item_id: (count, best) for item_id, count, best in db.session.execute(query)}
+
+
+@dataclass(frozen=True)
+class AnswerReview:
+    """What a finished question shows, before the review policy hides parts of it."""
+
+    answer: AttemptAnswer
+    response_text: str
+    correct_text: str
+    feedback: str
+
+
+def review_answer(answer: AttemptAnswer) -> AnswerReview:
+    question = question_from_dict(answer.snapshot)
+    response = answer.response
+    if question.qtype == "matching":
+        response = {int(k): v for k, v in (response or {}).items()}
+    return AnswerReview(
+        answer=answer,
+        response_text=_describe(question, response),
+        correct_text=_describe(question, correct_response(question)),
+        feedback="\n".join(
+            f for f in (feedback_for(question, response), question.general_feedback) if f
+        ),
+    )
+
+
+def _describe(question, response) -> str:
+    """A response as the text the learner saw."""
+    if response is None or response == [] or response == {}:
+        return ""
+    if question.qtype == "multichoice":
+        return question.choices[response].text
+    if question.qtype == "multiresponse":
+        return "; ".join(question.choices[i].text for i in response)
+    if question.qtype == "truefalse":
+        return "✓" if response else "✗"
+    if question.qtype == "matching":
+        return "; ".join(f"{p.left} → {response.get(i, '')}" for i, p in enumerate(question.pairs))
+    return str(response)

@@ -1,0 +1,50 @@
+"""Every URL of the app, for every kind of person: a new route without a check fails here."""
+
+import pytest
+
+from lms.models import Role
+
+PUBLIC = {"auth.login", "auth.logout", "auth.set_language", "auth.verify_certificate",
+          "auth.index", "static"}
+SIGNED_IN = {"auth.change_password"}
+GATES = {
+    "learning": {Role.LEARNER},
+    "authoring": {Role.TRAINER},
+    "reports": {Role.HR, Role.ADMIN},
+    "admin": {Role.ADMIN},
+}
+ARGS = {"item_id": 1, "attempt_id": 1, "user_id": 1, "slug": "x", "code": "x", "filename": "x"}
+
+
+def rules(app):
+    for rule in app.url_map.iter_rules():
+        method = "POST" if "POST" in rule.methods and "GET" not in rule.methods else "GET"
+        yield rule, method
+
+
+def test_every_endpoint_is_public_or_behind_a_gate(app):
+    for rule, _method in rules(app):
+        blueprint = rule.endpoint.split(".")[0]
+        assert rule.endpoint in PUBLIC | SIGNED_IN or blueprint in GATES, rule.endpoint
+
+
+@pytest.mark.parametrize("role", [None, *Role])
+def test_access_matrix(app, make_user, role):
+    if role is None:
+        client = app.test_client()
+    else:
+        client = app.test_client(user=make_user(f"user-{role}", roles={role}))
+    for rule, method in rules(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        url = rule.rule
+        for name, value in ARGS.items():
+            url = url.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+        response = client.open(url, method=method)
+        gate = GATES.get(rule.endpoint.split(".")[0])
+        if role is None:
+            assert response.status_code == 302 and "/login" in response.location, url
+        elif gate is not None and role not in gate:
+            assert response.status_code == 403, (url, role)
+        else:
+            assert response.status_code in (200, 302, 400, 404), (url, role, response.status_code)

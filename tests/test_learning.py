@@ -1,0 +1,236 @@
+"""The learner's journey through the web pages, on a real database."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from lms.extensions import db
+from lms.models import Attempt, Completion, Item, ItemProgress, JobRole, Role, utcnow
+
+RIGHT = {"principles": "4", "incentive": "嘉奖", "weekly": "true", "who": "客户经理"}
+
+
+@pytest.fixture
+def learner(load_courses, make_user):
+    load_courses()
+    return make_user("new.manager", JobRole.NEW_CUSTOMER_MANAGER)
+
+
+@pytest.fixture
+def client(app, learner):
+    return app.test_client(user=learner)
+
+
+def item_id(key: str) -> int:
+    return db.session.scalar(select(Item.id).where(Item.key == key))
+
+
+def start(client, quiz="check") -> Attempt:
+    response = client.post(f"/items/{item_id(quiz)}/attempts")
+    assert response.status_code == 302
+    attempt_id = int(re.search(r"/attempts/(\d+)", response.location).group(1))
+    return db.session.get(Attempt, attempt_id)
+
+
+def form_for(attempt: Attempt, answers: dict[str, str]) -> dict[str, str]:
+    """Fill the attempt's form by question name, the way the page's fields are named."""
+    form = {}
+    for answer in attempt.answers:
+        wanted = answers.get(answer.snapshot["name"])
+        if wanted is None:
+            continue
+        if answer.snapshot["qtype"] == "multichoice":
+            texts = [c["text"] for c in answer.snapshot["choices"]]
+            form[f"q{answer.position}"] = str(texts.index(wanted))
+        else:
+            form[f"q{answer.position}"] = wanted
+    return form
+
+
+def take_quiz(client, answers: dict[str, str]) -> Attempt:
+    attempt = start(client)
+    client.post(f"/attempts/{attempt.id}/submit", data=form_for(attempt, answers))
+    db.session.refresh(attempt)
+    return attempt
+
+
+def test_dashboard_shows_the_track_of_the_job_role_with_progress(client):
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "入门" in page
+    assert "进阶" not in page
+    assert "0 of 2 courses complete" in page or "0/2" in page or "共 2" in page
+
+
+def test_a_track_shows_after_the_tracks_it_requires_and_stays_locked(app, load_courses, make_user):
+    load_courses()
+    senior = make_user("senior", JobRole.SENIOR_CUSTOMER_MANAGER)
+    client = app.test_client(user=senior)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert page.index("入门") < page.index("进阶")
+    assert client.get(f"/items/{item_id('only')}").status_code == 302  # locked: back to outline
+    assert client.post(f"/items/{item_id('only')}/done").status_code == 403
+
+
+def test_a_course_of_another_job_role_is_forbidden(client):
+    assert client.get("/courses/advanced-course").status_code == 403
+    assert client.get(f"/items/{item_id('only')}").status_code == 403
+
+
+def test_lesson_is_sanitised_and_marked_done(client, learner):
+    page = client.get(f"/items/{item_id('intro')}").get_data(as_text=True)
+    assert "<strong>熟悉</strong>" in page
+    assert "<script>alert" not in page
+    client.post(f"/items/{item_id('intro')}/done")
+    done = db.session.scalar(select(func.count()).select_from(ItemProgress))
+    assert done == 1
+    client.post(f"/items/{item_id('intro')}/done")  # twice is still once
+    assert db.session.scalar(select(func.count()).select_from(ItemProgress)) == 1
+
+
+def test_english_learners_see_the_english_rendering(client, learner):
+    learner.locale = "en"
+    db.session.commit()
+    page = client.get(f"/items/{item_id('intro')}").get_data(as_text=True)
+    assert "must <strong>know</strong> the bank" in page
+
+
+def test_the_answer_key_never_reaches_the_browser_before_review(client):
+    attempt = start(client)
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert "每个客户经理" not in page  # the short answer's key
+    assert 'value="4"' not in page
+    assert "见“介绍”" not in page  # feedback
+
+
+def test_answers_are_saved_as_they_go(client):
+    attempt = start(client)
+    form = form_for(attempt, {"who": "客户经理", "principles": "3"})
+    response = client.post(
+        f"/attempts/{attempt.id}/save", data=form, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json["is_open"] is True
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert 'value="客户经理"' in page
+    assert 'value="3"' in page
+
+
+def test_fail_then_pass_records_one_completion_with_version_and_certificate(client, learner):
+    client.post(f"/items/{item_id('intro')}/done")
+    answers = {"principles": "3", "incentive": "惩罚", "weekly": "false", "who": "客户经理"}
+    failed = take_quiz(client, answers)
+    assert (failed.percent, failed.is_passed) == (25.0, False)
+    review = client.get(f"/attempts/{failed.id}/review").get_data(as_text=True)
+    assert "惩罚" in review  # what the learner chose
+    assert "嘉奖" not in review  # the key waits until passed or no attempt is left
+    assert "见“介绍”" not in review
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
+
+    passed = take_quiz(client, RIGHT)
+    assert (passed.number, passed.percent, passed.is_passed) == (2, 100.0, True)
+    review = client.get(f"/attempts/{passed.id}/review").get_data(as_text=True)
+    assert "见“介绍”" in review  # feedback once passed
+
+    completion = db.session.scalars(select(Completion)).one()
+    assert (completion.user_id, completion.percent, completion.course_version) == (
+        learner.id,
+        100.0,
+        1,
+    )
+    certificate = client.get(f"/certificates/{completion.certificate_code}")
+    assert learner.name in certificate.get_data(as_text=True)
+    transcript = client.get("/transcript").get_data(as_text=True)
+    assert completion.certificate_code in transcript
+
+
+def test_anyone_can_verify_a_certificate_which_shows_name_course_and_date_only(app, client):
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)
+    completion = db.session.scalars(select(Completion)).one()
+    page = app.test_client().get(f"/verify/{completion.certificate_code.lower()}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "New.Manager" in text and "基础知识" in text
+    assert "100" not in re.sub(r"<[^>]+>", "", text).replace(completion.certificate_code, "")
+    assert app.test_client().get("/verify/NOPE-NOPE-NOPE").status_code == 404
+
+
+def test_a_quiz_submitted_twice_is_graded_once(client):
+    attempt = start(client)
+    form = form_for(attempt, RIGHT)
+    client.post(f"/attempts/{attempt.id}/submit", data=form)
+    client.post(f"/attempts/{attempt.id}/submit", data={})  # a second tab, with nothing filled
+    db.session.refresh(attempt)
+    assert attempt.percent == 100.0
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
+
+
+def test_the_attempt_limit_holds(client):
+    for _ in range(3):
+        take_quiz(client, {})
+    response = client.post(f"/items/{item_id('check')}/attempts", follow_redirects=True)
+    assert "No attempt is left" in response.get_data(as_text=True) or "没有剩余" in response.get_data(
+        as_text=True
+    )
+    assert db.session.scalar(select(func.count()).select_from(Attempt)) == 3
+    review = client.get(f"/attempts/{db.session.scalar(select(Attempt.id).limit(1))}/review")
+    assert "嘉奖" in review.get_data(as_text=True)  # final: the key is shown now
+
+
+def test_the_time_limit_is_enforced_by_the_server(client):
+    item = db.session.get(Item, item_id("check"))
+    item.time_limit = 10
+    db.session.commit()
+    attempt = start(client)
+    client.post(f"/attempts/{attempt.id}/save", data=form_for(attempt, {"who": "客户经理"}))
+    attempt.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    late = client.post(
+        f"/attempts/{attempt.id}/save",
+        data=form_for(attempt, RIGHT),
+        headers={"Accept": "application/json"},
+    )
+    assert late.status_code == 409
+    db.session.refresh(attempt)
+    assert attempt.state == "finished"
+    assert attempt.percent == 25.0  # only what was saved in time counts
+
+
+def test_a_learner_cannot_open_another_learners_attempt_or_certificate(app, client, make_user):
+    client.post(f"/items/{item_id('intro')}/done")
+    attempt = take_quiz(client, RIGHT)
+    other = app.test_client(user=make_user("other", JobRole.NEW_CUSTOMER_MANAGER))
+    code = db.session.scalar(select(Completion.certificate_code))
+    assert other.get(f"/attempts/{attempt.id}").status_code == 403
+    assert other.get(f"/attempts/{attempt.id}/review").status_code == 403
+    assert other.post(f"/attempts/{attempt.id}/submit").status_code == 403
+    assert other.get(f"/certificates/{code}").status_code == 403
+
+
+def test_a_trainer_signs_off_the_practical_step_which_completes_the_course(
+    app, client, learner, make_user
+):
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)  # the practical course requires the basics
+    trainer = app.test_client(user=make_user("mentor", roles={Role.TRAINER}))
+    practical = item_id("practical-1")
+    assert "New.Manager" in trainer.get("/author/signoffs").get_data(as_text=True)
+    trainer.post(f"/author/signoffs/{practical}/{learner.id}", data={"note": "跟班一周"})
+    progress = db.session.scalars(select(ItemProgress).where(ItemProgress.item_id == practical))
+    assert progress.one().note == "跟班一周"
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 2
+    page = trainer.get("/author/signoffs").get_data(as_text=True)
+    assert f"/author/signoffs/{practical}/{learner.id}" not in page
+
+
+def test_dashboard_query_count_does_not_grow_with_progress(client, count_queries):
+    with count_queries() as before:
+        client.get("/dashboard")
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)
+    with count_queries() as after:
+        client.get("/dashboard")
+    assert after.count == before.count
+    assert after.count <= 12
