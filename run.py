@@ -1,7 +1,6 @@
 """Start the platform: `python run.py [--demo] [--host H] [--port P]`; also `flask --app run.py`."""
 
 import argparse
-import os
 import runpy
 from pathlib import Path
 

@@ -8,8 +8,18 @@ from sqlalchemy.orm import selectinload
 
 from . import progress
 from .extensions import db
-from .forms import SignOffForm
-from .models import Item, ItemKind, ItemProgress, Role, Track, TrackJobRole, User, utcnow
+from .forms import EssayGradeForm, SignOffForm
+from .models import (
+    AttemptAnswer,
+    Item,
+    ItemKind,
+    ItemProgress,
+    Role,
+    Track,
+    TrackJobRole,
+    User,
+    utcnow,
+)
 
 bp = Blueprint("authoring", __name__, url_prefix="/author")
 
@@ -64,3 +74,28 @@ def sign_off(item_id: int, user_id: int):
         db.session.commit()
         flash(_("%(name)s was signed off.", name=learner.name), "success")
     return redirect(url_for("authoring.signoffs"))
+
+
+@bp.route("/grading")
+def grading():
+    """Essay answers waiting for a grade."""
+    return render_template(
+        "authoring/grading.html", answers=progress.essays_to_grade(), form=EssayGradeForm()
+    )
+
+
+@bp.route("/grading/<int:answer_id>", methods=["POST"])
+def grade_essay(answer_id: int):
+    """Grade one essay answer, with a comment for the learner."""
+    answer = db.get_or_404(AttemptAnswer, answer_id)
+    if answer.snapshot["qtype"] != "essay" or answer.attempt.is_open:
+        abort(404)
+    form = EssayGradeForm()
+    if form.validate_on_submit():
+        fraction = float(form.percent.data) / 100
+        progress.grade_essay(answer, fraction, form.comment.data, current_user, utcnow())
+        db.session.commit()
+        flash(_("The answer was graded."), "success")
+    else:
+        flash(_("A score between 0 and 100 is needed."), "error")
+    return redirect(url_for("authoring.grading"))

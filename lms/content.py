@@ -356,8 +356,10 @@ QUIZ_SETTINGS = {
 
 def _is_type(value: Any, kind) -> bool:
     # TOML booleans are ints to Python; a pass mark of `true` is still wrong.
-    return isinstance(value, bool) if kind is bool else (
-        isinstance(value, kind) and not isinstance(value, bool)
+    return (
+        isinstance(value, bool)
+        if kind is bool
+        else (isinstance(value, kind) and not isinstance(value, bool))
     )
 
 
@@ -501,7 +503,9 @@ def _lint_course(course: CourseSpec, min_questions: int, seen: dict[str, str]) -
 def _lint_quiz(item: ItemSpec, min_questions: int, seen: dict[str, str]) -> list[str]:
     findings = []
     if len(item.questions) < min_questions:
-        findings.append(f"{item.source}: quiz {item.key!r} has fewer than {min_questions} questions")
+        findings.append(
+            f"{item.source}: quiz {item.key!r} has fewer than {min_questions} questions"
+        )
     for question in item.questions:
         where = f"{item.source}: ::{question.name}::"
         if question.en is None:
@@ -533,7 +537,9 @@ class SyncSummary:
     unchanged: int = 0
 
     def __str__(self) -> str:
-        return f"courses: created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        return (
+            f"courses: created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        )
 
 
 def sync_catalog(catalog: Catalog) -> SyncSummary:
@@ -646,7 +652,8 @@ def _sync_item(item: Item, spec: ItemSpec) -> None:
 def _sync_questions(item: Item, spec: ItemSpec) -> None:
     db.session.flush()
     rows = {
-        q.name: q for q in db.session.scalars(select(QuestionRow).where(QuestionRow.item_id == item.id))
+        q.name: q
+        for q in db.session.scalars(select(QuestionRow).where(QuestionRow.item_id == item.id))
     }
     for position, question in enumerate(spec.questions):
         row = rows.pop(question.name, None) or QuestionRow(item_id=item.id, name=question.name)

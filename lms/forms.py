@@ -2,9 +2,9 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import DecimalField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange
 
 
 class LoginForm(FlaskForm):
@@ -22,7 +22,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[SelectChoice("zh", "简体中文"), SelectChoice("en", "English")])
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("zh", "简体中文"), SelectChoice("en", "English")]
+    )
 
 
 class PostForm(FlaskForm):
@@ -31,3 +33,10 @@ class PostForm(FlaskForm):
 
 class SignOffForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+
+
+class EssayGradeForm(FlaskForm):
+    percent = DecimalField(
+        _l("Score (% of the mark)"), validators=[InputRequired(), NumberRange(min=0, max=100)]
+    )
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])

@@ -105,7 +105,13 @@ def item(item_id: int):
 
 
 def _neighbours(item: Item) -> tuple[Item | None, Item | None]:
-    items = [i for m in item.course.modules for i in m.items]
+    """The items before and after this one in the course outline."""
+    items = db.session.scalars(
+        select(Item)
+        .join(Module, Module.id == Item.module_id)
+        .where(Item.course_id == item.course_id, Item.is_active)
+        .order_by(Module.position, Item.position)
+    ).all()
     at = items.index(item)
     return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
 
@@ -135,7 +141,9 @@ def start_attempt(item_id: int):
     except IntegrityError:
         # Another request started one at the same moment: continue that one.
         db.session.rollback()
-        attempt = next((a for a in progress.attempts_of(current_user.id, item.id) if a.is_open), None)
+        attempt = next(
+            (a for a in progress.attempts_of(current_user.id, item.id) if a.is_open), None
+        )
         if attempt is None:
             abort(409)
     return redirect(url_for("learning.attempt", attempt_id=attempt.id))

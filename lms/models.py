@@ -17,7 +17,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -149,9 +148,7 @@ class Track(Bilingual, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     job_roles: Mapped[list[TrackJobRole]] = relationship(cascade="all, delete-orphan")
-    courses: Mapped[list[Course]] = relationship(
-        back_populates="track", order_by="Course.position"
-    )
+    courses: Mapped[list[Course]] = relationship(back_populates="track", order_by="Course.position")
     requires: Mapped[list[Track]] = relationship(
         secondary=track_prerequisite_table,
         primaryjoin="Track.id == track_prerequisite.c.track_id",
@@ -372,6 +369,10 @@ class AttemptAnswer(db.Model):
     response: Mapped[Any] = mapped_column(JSON, nullable=True)
     fraction: Mapped[float | None] = mapped_column(Float)
     saved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A trainer's grade of an essay.
+    comment: Mapped[str] = mapped_column(Text, default="")
+    graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
 

@@ -25,7 +25,6 @@ from .models import (
     Completion,
     Course,
     Item,
-    ItemKind,
     ItemProgress,
     Track,
     User,
@@ -96,7 +95,8 @@ def course_states(user_id: int, tracks: list[Track]) -> dict[int, CourseState]:
     ids = [c.id for c in courses]
     totals = _count_by_course(select(Item.course_id), ids)
     done = _count_by_course(
-        select(Item.course_id).join(ItemProgress, ItemProgress.item_id == Item.id)
+        select(Item.course_id)
+        .join(ItemProgress, ItemProgress.item_id == Item.id)
         .where(ItemProgress.user_id == user_id),
         ids,
     )
@@ -165,7 +165,9 @@ def mark_done(user: User, item: Item, now: datetime, signed_off_by: User | None 
 def record_completion(user: User, course: Course, now: datetime) -> Completion | None:
     """Write the completion record once, when every required item is done."""
     if db.session.scalar(
-        select(Completion.id).where(Completion.user_id == user.id, Completion.course_id == course.id)
+        select(Completion.id).where(
+            Completion.user_id == user.id, Completion.course_id == course.id
+        )
     ):
         return None
     required = db.session.scalars(
@@ -277,7 +279,9 @@ def response_from_form(answer: AttemptAnswer, form) -> Any:
         return {"true": True, "false": False}.get(form.get(field, ""))
     if qtype == "matching":
         rights = {p["right"] for p in snapshot["pairs"]}
-        chosen = {str(i): form.get(f"{field}_{i}", "") for i in range(len(snapshot["pairs"]))}
+        # A pair without a left side is a distractor: it only adds a wrong answer to choose.
+        lefts = [i for i, pair in enumerate(snapshot["pairs"]) if pair["left"]]
+        chosen = {str(i): form.get(f"{field}_{i}", "") for i in lefts}
         return {k: v for k, v in chosen.items() if v in rights}
     return (form.get(field) or "").strip()[:10000] or None
 
@@ -305,9 +309,13 @@ def save_responses(attempt: Attempt, form, now: datetime) -> None:
         answer.saved_at = now
 
 
+def _gradable(attempt: Attempt) -> list[AttemptAnswer]:
+    return [a for a in attempt.answers if a.snapshot["qtype"] != "description"]
+
+
 def finish_attempt(attempt: Attempt, now: datetime) -> bool:
     """Grade and close the attempt once; False when it was already closed by another request."""
-    gradable = [a for a in attempt.answers if a.snapshot["qtype"] != "description"]
+    gradable = _gradable(attempt)
     fractions = [grade_answer(a) for a in gradable]
     result = rules.quiz_result(fractions, attempt.item.pass_mark)
     # Compare-and-set: of two submits at once, only the one that still sees it open closes it.
@@ -334,6 +342,34 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
     if result.is_passed:
         mark_done(attempt.user, attempt.item, now)
     return True
+
+
+def essays_to_grade():
+    """Essay answers of finished attempts that wait for a trainer, oldest first."""
+    answers = db.session.scalars(
+        select(AttemptAnswer)
+        .join(Attempt)
+        .where(Attempt.needs_grading, AttemptAnswer.fraction.is_(None))
+        .options(selectinload(AttemptAnswer.attempt).selectinload(Attempt.user))
+        .order_by(Attempt.finished_at, AttemptAnswer.position)
+    )
+    return [a for a in answers if a.snapshot["qtype"] == "essay"]
+
+
+def grade_essay(answer: AttemptAnswer, fraction: float, comment: str, grader: User, now):
+    """Record a trainer's grade; the last one settles the attempt's result."""
+    answer.fraction, answer.comment = fraction, comment
+    answer.graded_by_id, answer.graded_at = grader.id, now
+    attempt = answer.attempt
+    fractions = [a.fraction for a in _gradable(attempt)]
+    if any(f is None for f in fractions):
+        return
+    result = rules.quiz_result(fractions, attempt.item.pass_mark)
+    attempt.points, attempt.out_of, attempt.percent = result.points, result.out_of, result.percent
+    attempt.is_passed, attempt.needs_grading = result.is_passed, False
+    db.session.flush()
+    if result.is_passed:
+        mark_done(attempt.user, attempt.item, now)
 
 
 def is_review_final(attempt: Attempt, attempts_used: int) -> bool:
@@ -392,5 +428,6 @@ def _describe(question, response) -> str:
     if question.qtype == "truefalse":
         return "✓" if response else "✗"
     if question.qtype == "matching":
-        return "; ".join(f"{p.left} → {response.get(i, '')}" for i, p in enumerate(question.pairs))
+        pairs = enumerate(question.pairs)
+        return "; ".join(f"{p.left} → {response.get(i, '')}" for i, p in pairs if p.left)
     return str(response)

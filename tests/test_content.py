@@ -5,7 +5,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from lms.content import ContentError, read_catalog, sync_catalog
+from lms.content import ContentError, read_catalog
 from lms.extensions import db
 from lms.models import Course, CourseVersion, Item, Question, Track
 from tests.conftest import FIXTURES
@@ -33,28 +33,72 @@ def test_good_files_give_their_counts():
 @pytest.mark.parametrize(
     ("path", "old", "new", "expected"),
     [
-        ("starter/track.toml", 'job_roles = ["new_customer_manager"]', 'job_roles = ["boss"]',
-         "courses/starter/track.toml:3: unknown job role 'boss'"),
-        ("starter/track.toml", "summary = {", "summary = {{",
-         "courses/starter/track.toml:2: invalid TOML"),
-        ("starter/starter-basics/course.toml", 'file = "intro"', 'file = "missing"',
-         "courses/starter/starter-basics/missing.zh.md:1: file not found"),
-        ("starter/starter-basics/course.toml", "pass_mark = 75", "pass_mark = 175",
-         "courses/starter/starter-basics/course.toml:16: pass_mark must be between 0 and 100"),
-        ("starter/starter-basics/course.toml", 'kind = "quiz"', 'kind = "exam"',
-         "courses/starter/starter-basics/course.toml:13: kind must be lesson, quiz or practical"),
-        ("starter/starter-basics/check.zh.gift", "{=嘉奖 ~惩罚", "{=嘉奖 ~惩罚 {",
-         "courses/starter/starter-basics/check.zh.gift:5:"),
-        ("starter/starter-basics/check.en.gift", "::weekly::", "::weekly-en::",
-         "courses/starter/starter-basics/check.en.gift:7: no question ::weekly-en:: in zh"),
-        ("starter/starter-basics/check.en.gift", "{T}", "{=yes ~no}",
-         "courses/starter/starter-basics/check.en.gift:7: ::weekly:: differs from the zh"),
-        ("starter/starter-practice/course.toml", 'requires = ["starter-basics"]',
-         'requires = ["nowhere"]', "requires unknown course 'nowhere'"),
-        ("advanced/track.toml", 'requires = ["starter"]', 'requires = ["nowhere"]',
-         "requires unknown track 'nowhere'"),
-        ("advanced/track.toml", 'courses = ["advanced-course"]', "courses = []",
-         "courses/advanced/track.toml:4: courses must list the course folders"),
+        (
+            "starter/track.toml",
+            'job_roles = ["new_customer_manager"]',
+            'job_roles = ["boss"]',
+            "courses/starter/track.toml:3: unknown job role 'boss'",
+        ),
+        (
+            "starter/track.toml",
+            "summary = {",
+            "summary = {{",
+            "courses/starter/track.toml:2: invalid TOML",
+        ),
+        (
+            "starter/starter-basics/course.toml",
+            'file = "intro"',
+            'file = "missing"',
+            "courses/starter/starter-basics/missing.zh.md:1: file not found",
+        ),
+        (
+            "starter/starter-basics/course.toml",
+            "pass_mark = 75",
+            "pass_mark = 175",
+            "courses/starter/starter-basics/course.toml:16: pass_mark must be between 0 and 100",
+        ),
+        (
+            "starter/starter-basics/course.toml",
+            'kind = "quiz"',
+            'kind = "exam"',
+            "courses/starter/starter-basics/course.toml:13: kind must be lesson, quiz or practical",
+        ),
+        (
+            "starter/starter-basics/check.zh.gift",
+            "{=嘉奖 ~惩罚",
+            "{=嘉奖 ~惩罚 {",
+            "courses/starter/starter-basics/check.zh.gift:5:",
+        ),
+        (
+            "starter/starter-basics/check.en.gift",
+            "::weekly::",
+            "::weekly-en::",
+            "courses/starter/starter-basics/check.en.gift:7: no question ::weekly-en:: in zh",
+        ),
+        (
+            "starter/starter-basics/check.en.gift",
+            "{T}",
+            "{=yes ~no}",
+            "courses/starter/starter-basics/check.en.gift:7: ::weekly:: differs from the zh",
+        ),
+        (
+            "starter/starter-practice/course.toml",
+            'requires = ["starter-basics"]',
+            'requires = ["nowhere"]',
+            "requires unknown course 'nowhere'",
+        ),
+        (
+            "advanced/track.toml",
+            'requires = ["starter"]',
+            'requires = ["nowhere"]',
+            "requires unknown track 'nowhere'",
+        ),
+        (
+            "advanced/track.toml",
+            'courses = ["advanced-course"]',
+            "courses = []",
+            "courses/advanced/track.toml:4: courses must list the course folders",
+        ),
     ],
 )
 def test_a_bad_file_is_named_with_its_line(tree, path, old, new, expected):
@@ -77,7 +121,9 @@ def test_every_error_is_reported_at_once(tree):
 def test_a_course_slug_is_unique_across_tracks(tree):
     shutil.copytree(tree / "advanced/advanced-course", tree / "starter/advanced-course")
     track = tree / "starter/track.toml"
-    track.write_text(track.read_text().replace('"starter-practice"]', '"starter-practice", "advanced-course"]'))
+    track.write_text(
+        track.read_text().replace('"starter-practice"]', '"starter-practice", "advanced-course"]')
+    )
     assert any("already used" in e for e in errors_of(tree))
 
 
@@ -96,7 +142,10 @@ def test_check_prints_the_summary_and_load_writes_nothing_on_error(app, tree):
 def test_loading_twice_duplicates_nothing(app, load_courses):
     load_courses()
     load_courses()
-    counts = [db.session.scalar(select(func.count()).select_from(m)) for m in (Track, Course, Item, Question)]
+    counts = [
+        db.session.scalar(select(func.count()).select_from(m))
+        for m in (Track, Course, Item, Question)
+    ]
     assert counts == [2, 3, 4, 4]
     assert db.session.scalar(select(func.count()).select_from(CourseVersion)) == 3
 
@@ -114,8 +163,10 @@ def test_a_changed_course_gets_a_new_version_and_removed_items_retire(app, load_
 
     toml = tree / "starter/starter-basics/course.toml"
     text = toml.read_text()
-    toml.write_text(text[: text.index("  [[modules.items]]\n  kind = \"quiz\"")])
+    toml.write_text(text[: text.index('  [[modules.items]]\n  kind = "quiz"')])
     load_courses(tree)
     quiz = db.session.scalar(select(Item).where(Item.key == "check"))
-    assert quiz is not None and not quiz.is_active and quiz.module_id is None
+    assert quiz is not None
+    assert not quiz.is_active
+    assert quiz.module_id is None
     assert [i.key for m in course.modules for i in m.items] == ["intro"]

@@ -1,6 +1,7 @@
 """The learner's journey through the web pages, on a real database."""
 
 import re
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from lms.extensions import db
 from lms.models import Attempt, Completion, Item, ItemProgress, JobRole, Role, utcnow
+from tests.conftest import FIXTURES
 
 RIGHT = {"principles": "4", "incentive": "嘉奖", "weekly": "true", "who": "客户经理"}
 
@@ -152,7 +154,8 @@ def test_anyone_can_verify_a_certificate_which_shows_name_course_and_date_only(a
     page = app.test_client().get(f"/verify/{completion.certificate_code.lower()}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "New.Manager" in text and "基础知识" in text
+    assert "New.Manager" in text
+    assert "基础知识" in text
     assert "100" not in re.sub(r"<[^>]+>", "", text).replace(completion.certificate_code, "")
     assert app.test_client().get("/verify/NOPE-NOPE-NOPE").status_code == 404
 
@@ -171,9 +174,9 @@ def test_the_attempt_limit_holds(client):
     for _ in range(3):
         take_quiz(client, {})
     response = client.post(f"/items/{item_id('check')}/attempts", follow_redirects=True)
-    assert "No attempt is left" in response.get_data(as_text=True) or "没有剩余" in response.get_data(
+    assert "No attempt is left" in response.get_data(
         as_text=True
-    )
+    ) or "没有剩余" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Attempt)) == 3
     review = client.get(f"/attempts/{db.session.scalar(select(Attempt.id).limit(1))}/review")
     assert "嘉奖" in review.get_data(as_text=True)  # final: the key is shown now
@@ -234,3 +237,54 @@ def test_dashboard_query_count_does_not_grow_with_progress(client, count_queries
         client.get("/dashboard")
     assert after.count == before.count
     assert after.count <= 12
+
+
+def test_an_essay_waits_for_a_trainer_whose_grade_settles_the_result(
+    app, load_courses, make_user, tmp_path
+):
+    tree = tmp_path / "courses"
+    shutil.copytree(FIXTURES / "courses", tree)
+    for language in ("zh", "en"):
+        quiz = tree / f"starter/starter-basics/check.{language}.gift"
+        quiz.write_text(quiz.read_text(encoding="utf-8") + "\n::essay::谈谈你的看法。{}\n", "utf-8")
+    load_courses(tree)
+    learner = make_user("essayist", JobRole.NEW_CUSTOMER_MANAGER)
+    client = app.test_client(user=learner)
+    client.post(f"/items/{item_id('intro')}/done")
+    attempt = take_quiz(client, {**RIGHT, "essay": "客户第一。"})
+    assert (attempt.needs_grading, attempt.is_passed) == (True, False)
+
+    trainer = app.test_client(user=make_user("grader", roles={Role.TRAINER}))
+    assert "客户第一。" in trainer.get("/author/grading").get_data(as_text=True)
+    answer = next(a for a in attempt.answers if a.snapshot["qtype"] == "essay")
+    assert trainer.post(f"/author/grading/{answer.id}", data={"percent": "150"}).status_code == 302
+    db.session.refresh(attempt)
+    assert attempt.needs_grading  # an out-of-range score changes nothing
+    trainer.post(f"/author/grading/{answer.id}", data={"percent": "50", "comment": "再具体些"})
+    db.session.refresh(attempt)
+    assert (attempt.needs_grading, attempt.percent, attempt.is_passed) == (False, 90.0, True)
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 1
+    assert "再具体些" in client.get(f"/attempts/{attempt.id}/review").get_data(as_text=True)
+
+
+def test_matching_questions_are_answered_from_mixed_choices(app, load_courses, make_user, tmp_path):
+    tree = tmp_path / "courses"
+    shutil.copytree(FIXTURES / "courses", tree)
+    for language in ("zh", "en"):
+        quiz = tree / f"starter/starter-basics/check.{language}.gift"
+        quiz.write_text(
+            quiz.read_text(encoding="utf-8")
+            + "\n::pairs::配对。{=激励 -> 嘉奖 =参与 -> 讲座 =分类 -> 岗位 = -> 干扰}\n",
+            "utf-8",
+        )
+    load_courses(tree)
+    client = app.test_client(user=make_user("matcher", JobRole.NEW_CUSTOMER_MANAGER))
+    attempt = start(client)
+    answer = next(a for a in attempt.answers if a.snapshot["qtype"] == "matching")
+    page = client.get(f"/attempts/{attempt.id}").get_data(as_text=True)
+    assert page.count(f'name="q{answer.position}_') == 3  # the distractor adds no row
+    form = {f"q{answer.position}_0": "嘉奖", f"q{answer.position}_1": "讲座"}
+    form[f"q{answer.position}_2"] = "干扰"
+    client.post(f"/attempts/{attempt.id}/submit", data=form)
+    db.session.refresh(answer)
+    assert answer.fraction == pytest.approx(2 / 3)

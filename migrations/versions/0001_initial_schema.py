@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:33:09.517778
+Create Date: 2026-11-29 05:37:31.447043
 
 """
 from alembic import op
@@ -241,7 +241,11 @@ def upgrade():
     sa.Column('response', sa.JSON(), nullable=True),
     sa.Column('fraction', sa.Float(), nullable=True),
     sa.Column('saved_at', sa.DateTime(), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('graded_by_id', sa.Integer(), nullable=True),
+    sa.Column('graded_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['attempt_id'], ['attempt.id'], name=op.f('fk_attempt_answer_attempt_id_attempt')),
+    sa.ForeignKeyConstraint(['graded_by_id'], ['user.id'], name=op.f('fk_attempt_answer_graded_by_id_user')),
     sa.ForeignKeyConstraint(['question_id'], ['question.id'], name=op.f('fk_attempt_answer_question_id_question')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attempt_answer')),
     sa.UniqueConstraint('attempt_id', 'position', name=op.f('uq_attempt_answer_attempt_id'))

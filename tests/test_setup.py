@@ -1,0 +1,63 @@
+"""Starting on a fresh machine: migrations, demo accounts, a second start that loses nothing."""
+
+import os
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from lms import create_app
+from lms.cli import DEMO_USERS, setup_site
+from lms.extensions import db
+from lms.models import Course, User
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch):
+    """An app on an empty database, as `python run.py` finds it on a new machine."""
+    if os.environ.get("LMS_TEST_DATABASE_URL"):
+        pytest.skip("runs on its own SQLite file: the shared test database is not empty")
+    monkeypatch.setenv("LMS_DEMO_PASSWORD", "demo password 123")
+    app = create_app(
+        {
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.db'}",
+            "COURSES_PATH": str(FIXTURES / "courses"),
+        }
+    )
+    with app.app_context():
+        yield app
+        db.engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_models_schema(fresh_app):
+    setup_site(demo=False)
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert diff == []
+
+
+def test_demo_start_creates_every_persona_and_a_second_start_duplicates_nothing(fresh_app):
+    lines = setup_site(demo=True)
+    assert "demo password 123" in "\n".join(lines)
+    setup_site(demo=True)
+    usernames = set(db.session.scalars(select(User.username)))
+    assert usernames == {u[0] for u in DEMO_USERS}
+    assert db.session.scalar(select(func.count()).select_from(Course)) == 3
+    new_manager = db.session.scalar(select(User).where(User.username == "new.manager"))
+    assert new_manager.check_password("demo password 123")
+
+
+def test_without_demo_only_an_admin_is_created_and_its_password_printed_once(
+    fresh_app, monkeypatch
+):
+    monkeypatch.delenv("LMS_ADMIN_PASSWORD", raising=False)
+    first = "\n".join(setup_site(demo=False))
+    second = "\n".join(setup_site(demo=False))
+    admin = db.session.scalars(select(User)).one()
+    password = first.split("Password: ")[1].split()[0]
+    assert admin.username == "admin"
+    assert admin.check_password(password)
+    assert password not in second
