@@ -2,12 +2,14 @@
 
 import argparse
 import runpy
+import sys
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
 from lms import create_app
 from lms.cli import setup_site
+from lms.content import ContentError
 from lms.extensions import db
 
 app = create_app()
@@ -36,8 +38,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     with app.app_context():
-        for line in setup_site(demo=args.demo):
-            print(line)
+        try:
+            lines = setup_site(demo=args.demo)
+        except ContentError as e:
+            sys.exit("The course files have errors; nothing was loaded:\n" + str(e))
+        print("\n".join(lines))
         # Workers are forked: none may inherit the setup's open database connections.
         db.engine.dispose()
     config = runpy.run_path(str(Path(__file__).with_name("gunicorn.conf.py")))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .extensions import db
-from .models import JobRole, Role, User
+from .models import Course, JobRole, Role, User
 
 courses_cli = AppGroup("courses", help="Check and load the course files.")
 
@@ -98,6 +98,7 @@ def setup_site(demo: bool) -> list[str]:
         password = _demo_password()
         for username, name, job_role, roles in DEMO_USERS:
             ensure_user(username, name, job_role, roles, password)
+        _name_demo_trainer()
         names = ", ".join(u[0] for u in DEMO_USERS)
         lines.append(f"Demo users: {names}\nPassword for all of them: {password}")
     else:
@@ -107,6 +108,15 @@ def setup_site(demo: bool) -> list[str]:
             lines.append(f"Admin user: admin\nPassword: {password}")
     db.session.commit()
     return lines
+
+
+def _name_demo_trainer() -> None:
+    """The demo trainer may edit every course."""
+    db.session.flush()
+    trainer = db.session.scalar(select(User).where(User.username == "trainer"))
+    for course in db.session.scalars(select(Course)):
+        if trainer not in course.trainers:
+            course.trainers.append(trainer)
 
 
 def register_cli(app: Flask) -> None:

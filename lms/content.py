@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class CourseSpec:
     modules: tuple[ModuleSpec, ...]
     content_hash: str
     source: str
+    files: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def items(self) -> Iterator[ItemSpec]:
@@ -261,8 +263,9 @@ def _read_course(reader: _Reader, folder: Path) -> CourseSpec | None:
         delivery=delivery,
         details=details,
         modules=modules,
-        content_hash=_hash_folder(folder),
+        content_hash=_hash_files(files := folder_files(folder)),
         source=reader.rel(path),
+        files=files,
     )
 
 
@@ -460,12 +463,37 @@ def _check_references(reader: _Reader, tracks: list[TrackSpec]) -> None:
                     reader.errors.append(f"{course.source}:1: requires unknown course {slug!r}")
 
 
-def _hash_folder(folder: Path) -> str:
+def folder_files(folder: Path) -> dict[str, str]:
+    """A course folder's text files by name: what a version keeps."""
+    return {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in (".toml", ".md", ".gift")
+    }
+
+
+def _hash_files(files: dict[str, str]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
+    for name, text in sorted(files.items()):
+        digest.update(f"{len(name)}:{name}:{len(text)}:".encode())
+        digest.update(text.encode())
     return digest.hexdigest()
+
+
+def read_course_files(slug: str, files: dict[str, str]) -> CourseSpec:
+    """Validate one course given as {file name: text}, as a draft holds it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / slug
+        folder.mkdir()
+        for name, text in files.items():
+            if Path(name).name != name or name.startswith("."):
+                raise ContentError([f"{slug}/{name}:1: not a plain file name"])
+            (folder / name).write_text(text, encoding="utf-8")
+        reader = _Reader(Path(tmp) / "courses")
+        spec = _read_course(reader, folder)
+        if reader.errors or spec is None:
+            raise ContentError(reader.errors)
+        return spec
 
 
 def lint_catalog(catalog: Catalog, min_questions: int = 8) -> list[str]:
@@ -487,8 +515,8 @@ def _lint_course(course: CourseSpec, min_questions: int, seen: dict[str, str]) -
     items = list(course.items)
     if not course.title.en:
         findings.append(f"{course.source}:1: course title has no English")
-    gradable = [i for i in items if i.kind != ItemKind.PRACTICAL]
-    if gradable and (not items or items[-1].kind != ItemKind.QUIZ):
+    # A course ends in its quiz; a practical course ends in the mentor's sign-off instead.
+    if items and items[-1].kind not in (ItemKind.QUIZ, ItemKind.PRACTICAL):
         findings.append(f"{course.source}:1: the course does not end in a quiz")
     for item in items:
         if not item.title.en:
@@ -597,19 +625,32 @@ def _sync_course(course, spec: CourseSpec, track: Track, position: int, summary)
         summary.unchanged += 1
     else:
         summary.updated += 1
-    course.track = track
-    course.position = position
+    course.track, course.position = track, position
+    if course.content_hash != spec.content_hash:
+        publish(course, spec, note="courses/")
+    return course
+
+
+def publish(course: Course, spec: CourseSpec, **version_fields: Any) -> CourseVersion:
+    """Make the spec the course's content, as a new immutable version.
+
+    Attempts keep the questions they started with, so a learner mid-attempt is not disturbed.
+    """
     course.title_zh, course.title_en = spec.title.zh, spec.title.en
     course.summary_zh, course.summary_en = spec.summary.zh, spec.summary.en
     course.delivery, course.details = spec.delivery, spec.details
-    if course.content_hash != spec.content_hash:
-        _sync_modules(course, spec)
-        course.version = (course.version or 0) + 1
-        course.content_hash = spec.content_hash
-        db.session.add(
-            CourseVersion(course=course, number=course.version, content_hash=spec.content_hash)
-        )
-    return course
+    _sync_modules(course, spec)
+    course.version = (course.version or 0) + 1
+    course.content_hash = spec.content_hash
+    version = CourseVersion(
+        course=course,
+        number=course.version,
+        content_hash=spec.content_hash,
+        files=spec.files,
+        **version_fields,
+    )
+    db.session.add(version)
+    return version
 
 
 def _sync_modules(course: Course, spec: CourseSpec) -> None:

@@ -2,9 +2,25 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileSize
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
 
 
 class LoginForm(FlaskForm):
@@ -40,3 +56,102 @@ class EssayGradeForm(FlaskForm):
         _l("Score (% of the mark)"), validators=[InputRequired(), NumberRange(min=0, max=100)]
     )
     comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+
+
+SLUG_HELP = _l("lowercase letters, digits and -")
+
+
+class BilingualTitle(FlaskForm):
+    title_zh = StringField(_l("Title (Chinese)"), validators=[DataRequired(), Length(max=200)])
+    title_en = StringField(_l("Title (English)"), validators=[Length(max=200)])
+
+
+class CourseForm(BilingualTitle):
+    summary_zh = TextAreaField(_l("Summary (Chinese)"), validators=[Length(max=5000)])
+    summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=5000)])
+
+
+class NewCourseForm(BilingualTitle):
+    slug = StringField(
+        _l("Short name"),
+        description=SLUG_HELP,
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(r"^[a-z0-9][a-z0-9-]*$", message=SLUG_HELP),
+        ],
+    )
+
+
+class NewItemForm(BilingualTitle):
+    module = IntegerField(_l("Module"), validators=[InputRequired(), NumberRange(min=0)])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            SelectChoice("lesson", _l("Lesson")),
+            SelectChoice("quiz", _l("Quiz")),
+            SelectChoice("practical", _l("Practical")),
+        ],
+    )
+    key = StringField(
+        _l("File name"),
+        description=SLUG_HELP,
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(r"^[a-z0-9][a-z0-9-]*$", message=SLUG_HELP),
+        ],
+    )
+
+
+class LessonForm(BilingualTitle):
+    body_zh = TextAreaField(_l("Lesson (Chinese, Markdown)"), validators=[DataRequired()])
+    body_en = TextAreaField(_l("Lesson (English, Markdown)"))
+    is_required = BooleanField(_l("Required for completion"), default=True)
+
+
+class PracticalForm(BilingualTitle):
+    description_zh = TextAreaField(_l("Description (Chinese)"), validators=[Length(max=5000)])
+    description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=5000)])
+    is_required = BooleanField(_l("Required for completion"), default=True)
+
+
+class QuizForm(BilingualTitle):
+    gift_zh = TextAreaField(_l("Questions (Chinese, GIFT)"), validators=[DataRequired()])
+    gift_en = TextAreaField(_l("Questions (English, GIFT)"))
+    pass_mark = DecimalField(_l("Pass mark (%)"), validators=[InputRequired(), NumberRange(0, 100)])
+    max_attempts = IntegerField(
+        _l("Attempts allowed (0 = unlimited)"), validators=[InputRequired(), NumberRange(min=0)]
+    )
+    time_limit = IntegerField(
+        _l("Time limit in minutes (0 = none)"), validators=[InputRequired(), NumberRange(min=0)]
+    )
+    shuffle = BooleanField(_l("Shuffle questions and choices"))
+    review = SelectField(
+        _l("After submitting, show"),
+        choices=[
+            SelectChoice(
+                "after_final", _l("the score; the answers once passed or out of attempts")
+            ),
+            SelectChoice("immediate", _l("the score, correct answers and feedback")),
+            SelectChoice("score", _l("the score only")),
+        ],
+    )
+    is_required = BooleanField(_l("Required for completion"), default=True)
+
+
+class GiftImportForm(FlaskForm):
+    upload = FileField(_l("GIFT file"), validators=[FileSize(max_size=2 * 1024 * 1024)])
+    text = TextAreaField(_l("or paste GIFT text"))
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice("zh", "简体中文"), SelectChoice("en", "English")]
+    )
+
+
+class SubmitDraftForm(FlaskForm):
+    note = TextAreaField(_l("What changed"), validators=[DataRequired(), Length(max=2000)])
+    is_material = BooleanField(_l("Material change"))
+
+
+class ReviewForm(FlaskForm):
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])

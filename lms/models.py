@@ -185,11 +185,18 @@ class Course(Bilingual, db.Model):
     modules: Mapped[list[Module]] = relationship(
         back_populates="course", order_by="Module.position", cascade="all, delete-orphan"
     )
+    trainers: Mapped[list[User]] = relationship(secondary="course_trainer")
     requires: Mapped[list[Course]] = relationship(
         secondary=course_prerequisite_table,
         primaryjoin="Course.id == course_prerequisite.c.course_id",
         secondaryjoin="Course.id == course_prerequisite.c.required_course_id",
     )
+
+    def can_edit(self, user: User) -> bool:
+        """Trainers named on the course edit it; admins edit every course."""
+        return user.has_role(Role.ADMIN) or (
+            user.has_role(Role.TRAINER) and any(t.id == user.id for t in self.trainers)
+        )
 
     def detail(self, field: str, locale: str) -> str:
         value = self.details.get(field) or {}
@@ -198,16 +205,67 @@ class Course(Bilingual, db.Model):
         return (locale == "en" and value.get("en")) or value.get("zh", "")
 
 
+course_trainer_table = Table(
+    "course_trainer",
+    db.metadata,
+    Column("course_id", ForeignKey("course.id"), primary_key=True),
+    Column("user_id", ForeignKey("user.id"), primary_key=True),
+)
+
+
+class DraftStatus(StrEnum):
+    EDITING = "editing"
+    IN_REVIEW = "in_review"
+
+
+class CourseDraft(db.Model):
+    """The next version of a course, being edited or waiting for a second trainer's review."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), unique=True)
+    base_version: Mapped[int] = mapped_column(default=0)
+    files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=DraftStatus.EDITING)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    is_material: Mapped[bool] = mapped_column(default=False)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship()
+    author: Mapped[User] = relationship()
+
+
+class Setting(db.Model):
+    """Site settings an admin can change."""
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+    @staticmethod
+    def is_on(key: str) -> bool:
+        row = db.session.get(Setting, key)
+        return row is not None and row.value == "1"
+
+
 class CourseVersion(db.Model):
-    """Each content change of a course, as loaded: completion records name the version."""
+    """Each published state of a course, never changed: completion records name the version."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
     number: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The course in the courses/ file format, for diffs, drafts and exports.
+    files: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    is_material: Mapped[bool] = mapped_column(default=False)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     course: Mapped[Course] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
 
     __table_args__ = (UniqueConstraint("course_id", "number"),)
 

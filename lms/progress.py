@@ -18,6 +18,7 @@ from . import completion as rules
 from .extensions import db
 from .gift import question_from_dict
 from .grading import correct_response, feedback_for, grade
+from .statistics import AttemptRow
 from .models import (
     Attempt,
     AttemptAnswer,
@@ -140,8 +141,18 @@ def done_item_ids(user_id: int, course_id: int) -> set[int]:
     return set(db.session.scalars(query))
 
 
-def mark_done(user: User, item: Item, now: datetime, signed_off_by: User | None = None, note=""):
-    """Record an item as done once; then the course's completion if that finished it."""
+def mark_done(
+    user: User,
+    item: Item,
+    now: datetime,
+    signed_off_by: User | None = None,
+    note: str = "",
+    version: int | None = None,
+):
+    """Record an item as done once; then the course's completion if that finished it.
+
+    `version` is the course version the work was done on (an attempt keeps the one it began on).
+    """
     if db.session.scalar(
         select(ItemProgress.id).where(
             ItemProgress.user_id == user.id, ItemProgress.item_id == item.id
@@ -159,10 +170,10 @@ def mark_done(user: User, item: Item, now: datetime, signed_off_by: User | None 
         )
     )
     db.session.flush()
-    record_completion(user, item.course, now)
+    record_completion(user, item.course, now, version or item.course.version)
 
 
-def record_completion(user: User, course: Course, now: datetime) -> Completion | None:
+def record_completion(user: User, course: Course, now: datetime, version: int):
     """Write the completion record once, when every required item is done."""
     if db.session.scalar(
         select(Completion.id).where(
@@ -180,7 +191,7 @@ def record_completion(user: User, course: Course, now: datetime) -> Completion |
         course_id=course.id,
         completed_at=now,
         percent=rules.course_percent(_best_passing_percents(user.id, course.id)),
-        course_version=course.version,
+        course_version=version,
     )
     db.session.add(record)
     return record
@@ -340,7 +351,7 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
     db.session.flush()
     db.session.refresh(attempt)
     if result.is_passed:
-        mark_done(attempt.user, attempt.item, now)
+        mark_done(attempt.user, attempt.item, now, version=attempt.course_version)
     return True
 
 
@@ -369,7 +380,7 @@ def grade_essay(answer: AttemptAnswer, fraction: float, comment: str, grader: Us
     attempt.is_passed, attempt.needs_grading = result.is_passed, False
     db.session.flush()
     if result.is_passed:
-        mark_done(attempt.user, attempt.item, now)
+        mark_done(attempt.user, attempt.item, now, version=attempt.course_version)
 
 
 def is_review_final(attempt: Attempt, attempts_used: int) -> bool:
@@ -431,3 +442,29 @@ def _describe(question, response) -> str:
         pairs = enumerate(question.pairs)
         return "; ".join(f"{p.left} → {response.get(i, '')}" for i, p in pairs if p.left)
     return str(response)
+
+
+def statistics_rows(item: Item) -> tuple[list[AttemptRow], list[str]]:
+    """The finished, fully graded attempts of a quiz, as the statistics module reads them."""
+    attempts = db.session.scalars(
+        select(Attempt)
+        .where(
+            Attempt.item_id == item.id,
+            Attempt.state == AttemptState.FINISHED,
+            ~Attempt.needs_grading,
+        )
+        .options(selectinload(Attempt.answers))
+        .order_by(Attempt.id)
+    ).all()
+    rows = []
+    for attempt in attempts:
+        graded = [a for a in attempt.answers if a.fraction is not None]
+        rows.append(
+            AttemptRow(
+                user_id=attempt.user_id,
+                number=attempt.number,
+                fractions={a.snapshot["name"]: a.fraction for a in graded},
+                responses={a.snapshot["name"]: review_answer(a).response_text for a in graded},
+            )
+        )
+    return rows, [q.name for q in item.questions]

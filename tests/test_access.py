@@ -27,6 +27,13 @@ ARGS = {
     "slug": "x",
     "code": "x",
     "filename": "x",
+    "index": 0,
+    "key": "x",
+    "action": "up",
+    "decision": "approve",
+    "old": 1,
+    "new": 2,
+    "number": 1,
 }
 
 

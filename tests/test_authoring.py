@@ -1,0 +1,150 @@
+"""Trainers edit drafts in the browser; a second trainer approves; learners see new versions."""
+
+import io
+
+import pytest
+from sqlalchemy import select
+
+from lms import drafts, publishing
+from lms.extensions import db
+from lms.models import Completion, Course, CourseVersion, Item, JobRole, Role, Setting
+from tests.test_learning import RIGHT, form_for, item_id, start
+
+QUIZ = "::added::新增的问题？{=对 ~错}\n\n::added2::第二个问题。{T}\n"
+
+
+@pytest.fixture
+def course(load_courses):
+    load_courses()
+    return db.session.scalar(select(Course).where(Course.slug == "starter-basics"))
+
+
+@pytest.fixture
+def author(app, course, make_user):
+    user = make_user("author", roles={Role.TRAINER})
+    course.trainers.append(user)
+    db.session.commit()
+    return app.test_client(user=user)
+
+
+@pytest.fixture
+def reviewer(app, course, make_user):
+    user = make_user("reviewer", roles={Role.TRAINER})
+    course.trainers.append(user)
+    db.session.commit()
+    return app.test_client(user=user)
+
+
+def build_module_with_lesson_and_quiz(author):
+    base = "/author/courses/starter-basics/draft"
+    author.post(base)
+    author.post(f"{base}/modules", data={"title_zh": "第二单元", "title_en": "Unit 2"})
+    new = {"module": 1, "title_zh": "新课时", "title_en": "New lesson"}
+    author.post(f"{base}/items", data={**new, "kind": "lesson", "key": "new-lesson"})
+    lesson = {"title_zh": "新课时", "title_en": "New lesson", "is_required": "y"}
+    author.post(f"{base}/items/new-lesson", data={**lesson, "body_zh": "# 新内容\n\n**重点**"})
+    quiz = {"module": 1, "title_zh": "新测验", "title_en": "New quiz"}
+    author.post(f"{base}/items", data={**quiz, "kind": "quiz", "key": "new-quiz"})
+    upload = {"language": "zh", "upload": (io.BytesIO(QUIZ.encode()), "quiz.gift")}
+    preview = author.post(f"{base}/items/new-quiz/import", data=upload)
+    assert "2 questions" in preview.get_data(as_text=True) or "2 道" in preview.get_data(
+        as_text=True
+    )
+    author.post(
+        f"{base}/items/new-quiz/import", data={"language": "zh", "text": QUIZ, "confirm": "1"}
+    )
+    author.post(f"{base}/submit", data={"note": "加一个单元"})
+
+
+def test_a_reviewed_draft_becomes_the_next_version_that_learners_see(
+    app, course, author, reviewer, make_user
+):
+    build_module_with_lesson_and_quiz(author)
+    assert author.post("/author/courses/starter-basics/draft/approve").status_code == 302
+    assert course.version == 1  # the author alone cannot publish
+    reviewer.post("/author/courses/starter-basics/draft/approve")
+    db.session.refresh(course)
+    assert course.version == 2
+    version = db.session.scalar(select(CourseVersion).where(CourseVersion.number == 2))
+    assert (version.note, version.approved_by.username) == ("加一个单元", "reviewer")
+    assert "new-quiz.zh.gift" in version.files
+
+    learner = app.test_client(user=make_user("learner", JobRole.NEW_CUSTOMER_MANAGER))
+    outline = learner.get("/courses/starter-basics").get_data(as_text=True)
+    assert "新课时" in outline and "新测验" in outline
+    page = learner.get(f"/items/{item_id('new-lesson')}").get_data(as_text=True)
+    assert "<strong>重点</strong>" in page
+    changes = reviewer.get("/author/courses/starter-basics/versions/1/2").get_data(as_text=True)
+    assert "+::added::新增的问题？{=对 ~错}" in changes
+
+
+def test_a_broken_gift_file_is_refused_with_its_line_and_nothing_is_imported(author):
+    base = "/author/courses/starter-basics/draft"
+    author.post(base)
+    before = author.get(f"{base}/items/check").get_data(as_text=True)
+    page = author.post(
+        f"{base}/items/check/import", data={"language": "zh", "text": "::x::好{=a ~b\n"}
+    )
+    assert "line 1" in page.get_data(as_text=True) or "第 1 行" in page.get_data(as_text=True)
+    author.post(
+        f"{base}/items/check/import",
+        data={"language": "zh", "text": "::x::好{=a ~b\n", "confirm": "1"},
+    )
+    assert author.get(f"{base}/items/check").get_data(as_text=True) == before
+
+
+def test_self_publishing_is_an_admin_setting(course, author):
+    db.session.add(Setting(key="allow_self_publish", value="1"))
+    db.session.commit()
+    author.post("/author/courses/starter-basics/draft")
+    author.post("/author/courses/starter-basics/draft/submit", data={"note": "无变化"})
+    author.post("/author/courses/starter-basics/draft/approve")
+    db.session.refresh(course)
+    assert course.version == 2
+
+
+def test_a_learner_mid_attempt_finishes_on_the_old_version(
+    app, course, author, reviewer, make_user
+):
+    learner = app.test_client(user=make_user("learner", JobRole.NEW_CUSTOMER_MANAGER))
+    learner.post(f"/items/{item_id('intro')}/done")
+    attempt = start(learner)
+    base = "/author/courses/starter-basics/draft"
+    author.post(base)
+    fields = drafts.item_fields(publishing.draft_of(course).files, "check")
+    fields["gift_zh"] = fields["gift_zh"].replace("{=嘉奖 ~惩罚", "{~嘉奖 =惩罚")
+    fields["gift_en"] = fields["gift_en"].replace(
+        "{=a reward ~a punishment", "{~a reward =a punishment"
+    )
+    author.post(f"{base}/items/check", data={k: v for k, v in fields.items() if v is not False})
+    author.post(f"{base}/submit", data={"note": "改答案", "is_material": "y"})
+    reviewer.post(f"{base}/approve")
+    db.session.refresh(course)
+    assert course.version == 2
+
+    learner.post(f"/attempts/{attempt.id}/submit", data=form_for(attempt, RIGHT))
+    db.session.refresh(attempt)
+    assert (attempt.percent, attempt.course_version) == (100.0, 1)
+    assert db.session.scalars(select(Completion)).one().course_version == 1
+    second = start(learner)
+    incentive = next(a for a in second.answers if a.snapshot["name"] == "incentive")
+    assert [c["weight"] for c in incentive.snapshot["choices"]][:2] == [0.0, 100.0]
+
+
+def test_a_trainer_cannot_edit_a_course_they_are_not_named_on(app, course, make_user):
+    outsider = app.test_client(user=make_user("outsider", roles={Role.TRAINER}))
+    assert outsider.get("/author/courses/starter-basics").status_code == 403
+    assert outsider.post("/author/courses/starter-basics/draft").status_code == 403
+    learner = app.test_client(user=make_user("learner", JobRole.NEW_CUSTOMER_MANAGER))
+    assert learner.get("/author/courses/starter-basics").status_code == 403
+
+
+def test_statistics_show_facility_and_discrimination(app, course, author, make_user):
+    for n, answers in enumerate([RIGHT, RIGHT, {}, {"who": "客户经理"}, RIGHT]):
+        client = app.test_client(user=make_user(f"l{n}", JobRole.NEW_CUSTOMER_MANAGER))
+        attempt = start(client)
+        client.post(f"/attempts/{attempt.id}/submit", data=form_for(attempt, answers))
+    page = author.get(f"/author/quizzes/{item_id('check')}/statistics").get_data(as_text=True)
+    assert "60.0%" in page  # facility of principles: 3 of 5 right
+    assert "80.0%" in page  # facility of who: 4 of 5 right
+    assert db.session.get(Item, item_id("check")) is not None
