@@ -18,7 +18,6 @@ from . import completion as rules
 from .extensions import db
 from .gift import question_from_dict
 from .grading import correct_response, feedback_for, grade
-from .statistics import AttemptRow
 from .models import (
     Attempt,
     AttemptAnswer,
@@ -32,6 +31,7 @@ from .models import (
     course_prerequisite_table,
     track_prerequisite_table,
 )
+from .statistics import AttemptRow
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def test_deleting_an_item_removes_its_files_and_a_module_must_be_empty_first(fil
     with pytest.raises(drafts.DraftError):
         drafts.delete_module(files, 0)
     files = drafts.delete_item(files, "check")
-    assert "check.zh.gift" not in files and "check.en.gift" not in files
+    assert "check.zh.gift" not in files
+    assert "check.en.gift" not in files
     assert keys(files) == [["intro"]]
 
 
@@ -64,7 +65,8 @@ def test_editing_keeps_the_authors_comments_and_layout(files):
 
 def test_the_item_form_round_trips_through_the_files(files):
     data = drafts.item_fields(files, "check")
-    assert data["pass_mark"] == 75 and data["max_attempts"] == 3
+    assert data["pass_mark"] == 75
+    assert data["max_attempts"] == 3
     data = {**data, "pass_mark": 60, "gift_en": ""}
     files = drafts.update_item_from_form(files, "check", data)
     assert drafts.item_fields(files, "check")["pass_mark"] == 60
@@ -76,10 +78,12 @@ def test_a_gift_preview_lists_questions_or_errors_by_line():
     good = drafts.gift_preview("::a::一加一？{#2}\n\n::b::天是蓝的。{T}\n")
     assert good.counts() == {"numerical": 1, "truefalse": 1}
     bad = drafts.gift_preview("::a::一加一？{#2}\n\n::b::坏的{=a ~b\n")
-    assert bad.questions == () and bad.errors[0][0] == 3
+    assert bad.questions == ()
+    assert bad.errors[0][0] == 3
 
 
 def test_diff_names_each_changed_file():
     changes = drafts.diff({"a.md": "x\n", "b.md": "same"}, {"a.md": "y\n", "b.md": "same"})
     assert [path for path, _ in changes] == ["a.md"]
-    assert "-x" in changes[0][1] and "+y" in changes[0][1]
+    assert "-x" in changes[0][1]
+    assert "+y" in changes[0][1]
