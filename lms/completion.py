@@ -93,3 +93,18 @@ def with_prerequisites(assigned: Sequence[int], requires: dict[int, list[int]]) 
     for track_id in assigned:
         visit(track_id, frozenset())
     return ordered
+
+
+def current_cycle(
+    latest_cycle: int | None, latest_version: int | None, recertify_from: int
+) -> tuple[int, bool]:
+    """The cycle a learner works in for a course, and whether their latest completion counts.
+
+    A material change makes completions earned on older versions stale: the learner is assigned
+    the course again, in the next cycle, and the old record stays as it was.
+    """
+    if latest_cycle is None or latest_version is None:
+        return 1, False
+    if latest_version >= recertify_from:
+        return latest_cycle, True
+    return latest_cycle + 1, False

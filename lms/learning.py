@@ -73,13 +73,14 @@ def course(slug: str):
         .where(Course.slug == slug)
         .options(selectinload(Course.modules).selectinload(Module.items))
     )
+    cycle = progress.course_cycle(current_user.id, course)
     return render_template(
         "learning/course.html",
         course=course,
         is_locked=_course_state(course).is_locked,
-        done=progress.done_item_ids(current_user.id, course.id),
+        done=progress.done_item_ids(current_user.id, course.id, cycle.cycle),
         quizzes=progress.quiz_summaries(current_user.id, course.id),
-        completion=progress.completions_of(current_user.id).get(course.id),
+        completion=cycle.completion,
     )
 
 
@@ -92,11 +93,12 @@ def item(item_id: int):
     if _course_state(item.course).is_locked:
         flash(_("Complete the required courses first."), "error")
         return redirect(url_for("learning.course", slug=item.course.slug))
-    attempts = progress.attempts_of(current_user.id, item.id)
+    attempts = progress.attempts_of(current_user.id, item)
+    cycle = progress.course_cycle(current_user.id, item.course).cycle
     return render_template(
         f"learning/{item.kind}.html",
         item=item,
-        is_done=item.id in progress.done_item_ids(current_user.id, item.course_id),
+        is_done=item.id in progress.done_item_ids(current_user.id, item.course_id, cycle),
         attempts=attempts,
         attempts_left=rules.attempts_left(item.max_attempts, len(attempts)),
         neighbours=_neighbours(item),
@@ -141,9 +143,7 @@ def start_attempt(item_id: int):
     except IntegrityError:
         # Another request started one at the same moment: continue that one.
         db.session.rollback()
-        attempt = next(
-            (a for a in progress.attempts_of(current_user.id, item.id) if a.is_open), None
-        )
+        attempt = next((a for a in progress.attempts_of(current_user.id, item) if a.is_open), None)
         if attempt is None:
             abort(409)
     return redirect(url_for("learning.attempt", attempt_id=attempt.id))
@@ -204,7 +204,7 @@ def review_attempt(attempt_id: int):
     attempt = _load_attempt(attempt_id)
     if attempt.is_open:
         return redirect(url_for("learning.attempt", attempt_id=attempt.id))
-    used = len(progress.attempts_of(current_user.id, attempt.item_id))
+    used = len(progress.attempts_of(current_user.id, attempt.item))
     view = rules.review_view(attempt.item.review, progress.is_review_final(attempt, used))
     return render_template(
         "learning/review.html",
@@ -212,7 +212,7 @@ def review_attempt(attempt_id: int):
         item=attempt.item,
         view=view,
         attempts_left=rules.attempts_left(attempt.item.max_attempts, used),
-        completion=progress.completions_of(current_user.id).get(attempt.item.course_id),
+        completion=progress.course_cycle(current_user.id, attempt.item.course).completion,
     )
 
 

@@ -178,6 +178,8 @@ class Course(Bilingual, db.Model):
     delivery: Mapped[str] = mapped_column(String(20), default="online")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(default=1)
+    # Completions earned on a version before this one no longer count (a material change).
+    recertify_from: Mapped[int] = mapped_column(default=0)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
 
@@ -357,12 +359,13 @@ class ItemProgress(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    cycle: Mapped[int] = mapped_column(default=1)
     done_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
-        UniqueConstraint("user_id", "item_id"),
+        UniqueConstraint("user_id", "item_id", "cycle"),
         Index("ix_item_progress_user_course", "user_id", "course_id"),
     )
 
@@ -377,6 +380,7 @@ class Attempt(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     number: Mapped[int]
+    cycle: Mapped[int] = mapped_column(default=1)
     state: Mapped[str] = mapped_column(String(20), default=AttemptState.IN_PROGRESS)
     language: Mapped[str] = mapped_column(String(10), default="zh")
     course_version: Mapped[int] = mapped_column(default=1)

@@ -83,40 +83,66 @@ def visible_tracks(user: User) -> list[Track]:
 
 
 def completions_of(user_id: int) -> dict[int, Completion]:
-    """The user's latest completion per course."""
+    """The user's latest completion per course, current or not."""
     rows = db.session.scalars(
         select(Completion).where(Completion.user_id == user_id).order_by(Completion.cycle)
     )
     return {c.course_id: c for c in rows}
 
 
+@dataclass(frozen=True)
+class CourseCycle:
+    """The cycle a learner works in, and the completion that counts (None until earned)."""
+
+    cycle: int
+    completion: Completion | None
+
+
+def _cycle(course: Course, latest: Completion | None) -> CourseCycle:
+    cycle, counts = rules.current_cycle(
+        latest and latest.cycle, latest and latest.course_version, course.recertify_from
+    )
+    return CourseCycle(cycle, latest if counts else None)
+
+
+def course_cycle(user_id: int, course: Course) -> CourseCycle:
+    return _cycle(course, completions_of(user_id).get(course.id))
+
+
 def course_states(user_id: int, tracks: list[Track]) -> dict[int, CourseState]:
     """Progress of every active course of these tracks, in a constant number of queries."""
     courses = [c for t in tracks for c in t.courses if c.is_active]
     ids = [c.id for c in courses]
-    totals = _count_by_course(select(Item.course_id), ids)
-    done = _count_by_course(
-        select(Item.course_id)
-        .join(ItemProgress, ItemProgress.item_id == Item.id)
-        .where(ItemProgress.user_id == user_id),
-        ids,
+    totals = dict(
+        db.session.execute(
+            _required(select(Item.course_id, func.count()), ids).group_by(Item.course_id)
+        ).all()
     )
-    completed = completions_of(user_id)
+    done_rows = db.session.execute(
+        _required(select(Item.course_id, ItemProgress.cycle, func.count()), ids)
+        .join(ItemProgress, ItemProgress.item_id == Item.id)
+        .where(ItemProgress.user_id == user_id)
+        .group_by(Item.course_id, ItemProgress.cycle)
+    ).all()
+    done = {(course_id, cycle): n for course_id, cycle, n in done_rows}
+    latest = completions_of(user_id)
+    cycles = {c.id: _cycle(c, latest.get(c.id)) for c in courses}
+    completed = {course_id for course_id, cc in cycles.items() if cc.completion}
+    completed |= {course_id for course_id, record in latest.items() if course_id not in cycles}
     requires = _course_requirements(ids, tracks)
     return {
         c.id: CourseState(
-            done=done.get(c.id, 0),
+            done=done.get((c.id, cycles[c.id].cycle), 0),
             total=totals.get(c.id, 0),
             is_locked=rules.is_locked(requires.get(c.id, set()), completed),
-            completion=completed.get(c.id),
+            completion=cycles[c.id].completion,
         )
         for c in courses
     }
 
 
-def _count_by_course(query, ids: list[int]) -> dict[int, int]:
-    query = query.where(Item.course_id.in_(ids), Item.is_active, Item.is_required)
-    return dict(db.session.execute(query.add_columns(func.count()).group_by(Item.course_id)).all())
+def _required(query, ids: list[int]):
+    return query.where(Item.course_id.in_(ids), Item.is_active, Item.is_required)
 
 
 def _course_requirements(ids: list[int], tracks: list[Track]) -> dict[int, set[int]]:
@@ -134,9 +160,11 @@ def _course_requirements(ids: list[int], tracks: list[Track]) -> dict[int, set[i
     return needs
 
 
-def done_item_ids(user_id: int, course_id: int) -> set[int]:
+def done_item_ids(user_id: int, course_id: int, cycle: int) -> set[int]:
     query = select(ItemProgress.item_id).where(
-        ItemProgress.user_id == user_id, ItemProgress.course_id == course_id
+        ItemProgress.user_id == user_id,
+        ItemProgress.course_id == course_id,
+        ItemProgress.cycle == cycle,
     )
     return set(db.session.scalars(query))
 
@@ -149,60 +177,62 @@ def mark_done(
     note: str = "",
     version: int | None = None,
 ):
-    """Record an item as done once; then the course's completion if that finished it.
+    """Record an item as done once per cycle; then the course's completion if that finished it.
 
     `version` is the course version the work was done on (an attempt keeps the one it began on).
     """
-    if db.session.scalar(
-        select(ItemProgress.id).where(
-            ItemProgress.user_id == user.id, ItemProgress.item_id == item.id
-        )
-    ):
+    cycle = course_cycle(user.id, item.course).cycle
+    if item.id in done_item_ids(user.id, item.course_id, cycle):
         return
     db.session.add(
         ItemProgress(
             user_id=user.id,
             item_id=item.id,
             course_id=item.course_id,
+            cycle=cycle,
             done_at=now,
             signed_off_by_id=signed_off_by.id if signed_off_by else None,
             note=note,
         )
     )
     db.session.flush()
-    record_completion(user, item.course, now, version or item.course.version)
+    record_completion(user, item.course, now, version or item.course.version, cycle)
 
 
-def record_completion(user: User, course: Course, now: datetime, version: int):
-    """Write the completion record once, when every required item is done."""
+def record_completion(user: User, course: Course, now: datetime, version: int, cycle: int):
+    """Write the cycle's completion record once, when every required item is done."""
     if db.session.scalar(
         select(Completion.id).where(
-            Completion.user_id == user.id, Completion.course_id == course.id
+            Completion.user_id == user.id,
+            Completion.course_id == course.id,
+            Completion.cycle == cycle,
         )
     ):
         return None
     required = db.session.scalars(
         select(Item.id).where(Item.course_id == course.id, Item.is_active, Item.is_required)
     ).all()
-    if not required or not rules.is_complete(required, done_item_ids(user.id, course.id)):
+    if not required or not rules.is_complete(required, done_item_ids(user.id, course.id, cycle)):
         return None
     record = Completion(
         user_id=user.id,
         course_id=course.id,
+        cycle=cycle,
         completed_at=now,
-        percent=rules.course_percent(_best_passing_percents(user.id, course.id)),
+        percent=rules.course_percent(_best_passing_percents(user.id, course.id, cycle)),
         course_version=version,
     )
     db.session.add(record)
     return record
 
 
-def _best_passing_percents(user_id: int, course_id: int) -> list[float]:
+def _best_passing_percents(user_id: int, course_id: int, cycle: int) -> list[float]:
     query = (
         select(func.max(Attempt.percent))
         .join(Item, Item.id == Attempt.item_id)
         .where(
             Attempt.user_id == user_id,
+            Attempt.cycle == cycle,
             Attempt.is_passed,
             Item.course_id == course_id,
             Item.is_required,
@@ -220,10 +250,12 @@ class AttemptLimitReached(Exception):
     """No attempt is left on this quiz."""
 
 
-def attempts_of(user_id: int, item_id: int) -> list[Attempt]:
+def attempts_of(user_id: int, item: Item) -> list[Attempt]:
+    """The learner's attempts at a quiz in their current cycle of its course."""
+    cycle = course_cycle(user_id, item.course).cycle
     query = (
         select(Attempt)
-        .where(Attempt.user_id == user_id, Attempt.item_id == item_id)
+        .where(Attempt.user_id == user_id, Attempt.item_id == item.id, Attempt.cycle == cycle)
         .order_by(Attempt.number)
     )
     return list(db.session.scalars(query))
@@ -235,16 +267,23 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     Two starts at the same moment meet the unique keys on (user, quiz, number) and on the one
     open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
     """
-    attempts = attempts_of(user.id, item.id)
+    attempts = attempts_of(user.id, item)
     open_attempt = next((a for a in attempts if a.is_open), None)
     if open_attempt:
         return open_attempt
     if not rules.can_start_attempt(item.max_attempts, len(attempts)):
         raise AttemptLimitReached
+    # Numbers run on across cycles, so the unique (user, quiz, number) key still guards them.
+    previous = db.session.scalar(
+        select(func.max(Attempt.number)).where(
+            Attempt.user_id == user.id, Attempt.item_id == item.id
+        )
+    )
     attempt = Attempt(
         user_id=user.id,
         item_id=item.id,
-        number=len(attempts) + 1,
+        number=(previous or 0) + 1,
+        cycle=course_cycle(user.id, item.course).cycle,
         language=language,
         course_version=item.course.version,
         started_at=now,

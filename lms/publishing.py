@@ -88,6 +88,8 @@ def approve(draft: CourseDraft, reviewer: User) -> CourseVersion:
         approved_by_id=reviewer.id,
     )
     course.is_active = True
+    if draft.is_material:
+        course.recertify_from = version.number
     db.session.delete(draft)
     return version
 

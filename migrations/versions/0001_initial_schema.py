@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:45:56.165678
+Create Date: 2026-11-29 05:51:01.911049
 
 """
 from alembic import op
@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('delivery', sa.String(length=20), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('recertify_from', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['track_id'], ['track.id'], name=op.f('fk_course_track_id_track')),
@@ -211,6 +212,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('cycle', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('language', sa.String(length=10), nullable=False),
     sa.Column('course_version', sa.Integer(), nullable=False),
@@ -236,6 +238,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('cycle', sa.Integer(), nullable=False),
     sa.Column('done_at', sa.DateTime(), nullable=False),
     sa.Column('signed_off_by_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),
@@ -244,7 +247,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['signed_off_by_id'], ['user.id'], name=op.f('fk_item_progress_signed_off_by_id_user')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_item_progress_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_item_progress')),
-    sa.UniqueConstraint('user_id', 'item_id', name=op.f('uq_item_progress_user_id'))
+    sa.UniqueConstraint('user_id', 'item_id', 'cycle', name=op.f('uq_item_progress_user_id'))
     )
     with op.batch_alter_table('item_progress', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_progress_item_id'), ['item_id'], unique=False)
