@@ -3,7 +3,9 @@
 import os
 import secrets
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -12,10 +14,13 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
+from .export import LANGUAGES, course_items, quiz_gift
 from .extensions import db
-from .models import Course, JobRole, Role, User
+from .gift import QTYPES, GiftError, parse_gift
+from .models import Course, ItemKind, JobRole, Role, User
 
 courses_cli = AppGroup("courses", help="Check and load the course files.")
+gift_cli = AppGroup("gift", help="Check GIFT quiz files and export quizzes as GIFT.")
 
 DEMO_USERS = (
     ("new.manager", "王新", JobRole.NEW_CUSTOMER_MANAGER, {Role.LEARNER}),
@@ -119,5 +124,56 @@ def _name_demo_trainer() -> None:
             course.trainers.append(trainer)
 
 
+def _fail(message: str) -> NoReturn:
+    """Report a problem on stderr and exit 1."""
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@gift_cli.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def check_gift(file: Path) -> None:
+    """Parse a GIFT file without writing: count its questions by type, or list its errors."""
+    try:
+        # UTF-8 as the course loader reads it, so a file that passes here loads there.
+        questions = parse_gift(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        _fail("line 1: not UTF-8 text")
+    except GiftError as e:
+        for line, message in e.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        sys.exit(1)
+    counts = Counter(q.qtype for q in questions)
+    click.echo(f"{len(questions)} question{'' if len(questions) == 1 else 's'}")
+    for qtype in QTYPES:
+        if counts[qtype]:
+            click.echo(f"{qtype}: {counts[qtype]}")
+
+
+@gift_cli.command("export")
+@click.option("--course", "slug", required=True, help="The course slug.")
+@click.option("--quiz", "key", help="One quiz, by its file name; all quizzes if left out.")
+@click.option("--language", type=click.Choice(LANGUAGES), default="zh", show_default=True)
+def export_gift(slug: str, key: str | None, language: str) -> None:
+    """Print a course's quiz questions from the database as GIFT."""
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        _fail(f"no course {slug!r}")
+    quizzes = [i for i in course_items(course) if i.kind == ItemKind.QUIZ]
+    if key is not None:
+        quizzes = [i for i in quizzes if i.key == key]
+        if not quizzes:
+            _fail(f"course {slug!r} has no quiz {key!r}")
+    texts = [(item.key, text) for item in quizzes if (text := quiz_gift(item, language))]
+    if not texts:
+        _fail(f"course {slug!r} has no {language} quiz questions")
+    if key is not None:
+        # One quiz prints exactly its .gift file, ready to save as one.
+        click.echo(texts[0][1], nl=False)
+    else:
+        click.echo("\n".join(f"// quiz: {k}\n{text}" for k, text in texts), nl=False)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(courses_cli)
+    app.cli.add_command(gift_cli)

@@ -68,6 +68,19 @@ def progress_percent(done: int, total: int) -> int:
     return round(100 * done / total) if total else 0
 
 
+def quiz_grade(method: str, percents: Sequence[float]) -> float | None:
+    """The quiz's grade from the finished attempts' percents, in the order they were taken."""
+    if not percents:
+        return None
+    if method == "last":
+        return percents[-1]
+    if method == "first":
+        return percents[0]
+    if method == "average":
+        return round(sum(percents) / len(percents), 2)
+    return max(percents)
+
+
 def course_percent(best_quiz_percents: Sequence[float]) -> float | None:
     """A course's score: the mean of its required quizzes' best passing results."""
     if not best_quiz_percents:

@@ -68,6 +68,9 @@ class ItemSpec:
     time_limit: int = 0
     is_shuffled: bool = False
     review: str = Review.AFTER_FINAL
+    grading: str = "highest"
+    draw: int = 0
+    draw_category: str = ""
     source: str = ""
 
 
@@ -354,7 +357,11 @@ QUIZ_SETTINGS = {
     "time_limit": int,
     "shuffle": bool,
     "review": str,
+    "grading": str,
+    "draw": int,
+    "draw_category": str,
 }
+GRADING_METHODS = ("highest", "last", "first", "average")
 
 
 def _is_type(value: Any, kind) -> bool:
@@ -380,12 +387,21 @@ def _read_quiz(reader, folder, item, common, line) -> ItemSpec | None:
     review = item.get("review", Review.AFTER_FINAL)
     if review not in Review.__members__.values():
         reader.error(path, line("review"), "review must be immediate, after_final or score")
+    grading = item.get("grading", "highest")
+    if grading not in GRADING_METHODS:
+        reader.error(path, line("grading"), f"grading must be one of {', '.join(GRADING_METHODS)}")
     texts = _read_texts(reader, folder, common["key"], ".gift")
     if texts is None:
         return None
     questions = _pair_questions(reader, folder / f"{common['key']}.zh.gift", texts)
     if questions is not None and not any(q.zh.qtype != "description" for q in questions):
         reader.error(folder / f"{common['key']}.zh.gift", 1, "a quiz needs at least one question")
+    draw, category = item.get("draw", 0), item.get("draw_category", "")
+    pool = [q for q in questions or () if q.zh.category.startswith(category)]
+    if questions is not None and not 0 <= draw <= len(pool):
+        reader.error(
+            path, line("draw"), f"draw must be between 0 and the {len(pool)} questions to draw from"
+        )
     return ItemSpec(
         **common,
         questions=questions or (),
@@ -394,6 +410,9 @@ def _read_quiz(reader, folder, item, common, line) -> ItemSpec | None:
         time_limit=item.get("time_limit", 0),
         is_shuffled=item.get("shuffle", False),
         review=review,
+        grading=grading,
+        draw=draw,
+        draw_category=category,
     )
 
 
@@ -686,6 +705,7 @@ def _sync_item(item: Item, spec: ItemSpec) -> None:
         spec.time_limit,
     )
     item.is_shuffled, item.review = spec.is_shuffled, spec.review
+    item.grading, item.draw, item.draw_category = spec.grading, spec.draw, spec.draw_category
     if spec.kind == ItemKind.QUIZ:
         _sync_questions(item, spec)
 

@@ -323,6 +323,11 @@ class Item(Bilingual, db.Model):
     time_limit: Mapped[int] = mapped_column(default=0)
     is_shuffled: Mapped[bool] = mapped_column(default=False)
     review: Mapped[str] = mapped_column(String(20), default=Review.AFTER_FINAL)
+    # Which attempts make the quiz's grade: highest, last, first or average.
+    grading: Mapped[str] = mapped_column(String(10), default="highest")
+    # Questions drawn at random for each attempt (0 = all), from a category and its children.
+    draw: Mapped[int] = mapped_column(default=0)
+    draw_category: Mapped[str] = mapped_column(String(200), default="")
 
     module: Mapped[Module | None] = relationship(back_populates="items")
     course: Mapped[Course] = relationship()

@@ -219,28 +219,20 @@ def record_completion(user: User, course: Course, now: datetime, version: int, c
         course_id=course.id,
         cycle=cycle,
         completed_at=now,
-        percent=rules.course_percent(_best_passing_percents(user.id, course.id, cycle)),
+        percent=rules.course_percent(_quiz_grades(user.id, course.id, cycle)),
         course_version=version,
     )
     db.session.add(record)
     return record
 
 
-def _best_passing_percents(user_id: int, course_id: int, cycle: int) -> list[float]:
-    query = (
-        select(func.max(Attempt.percent))
-        .join(Item, Item.id == Attempt.item_id)
-        .where(
-            Attempt.user_id == user_id,
-            Attempt.cycle == cycle,
-            Attempt.is_passed,
-            Item.course_id == course_id,
-            Item.is_required,
-            Item.is_active,
-        )
-        .group_by(Attempt.item_id)
-    )
-    return [p for p in db.session.scalars(query) if p is not None]
+def _quiz_grades(user_id: int, course_id: int, cycle: int) -> list[float]:
+    grades = _graded_percents(user_id, course_id, cycle).items()
+    return [
+        rules.quiz_grade(item.grading, percents)
+        for item, percents in grades
+        if item.is_required and item.is_active
+    ]
 
 
 # Quizzes ----------------------------------------------------------------------------------------
@@ -289,9 +281,7 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
         started_at=now,
         deadline_at=rules.deadline(now, item.time_limit),
     )
-    questions = list(item.questions)
-    if item.is_shuffled:
-        random.shuffle(questions)
+    questions = _drawn(item)
     for position, question in enumerate(questions):
         data = question.data.get(language) or question.data["zh"]
         attempt.answers.append(
@@ -305,6 +295,16 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     db.session.add(attempt)
     db.session.flush()
     return attempt
+
+
+def _drawn(item: Item) -> list:
+    """The questions of a new attempt: all, or a random draw from a category."""
+    questions = [q for q in item.questions if q.category.startswith(item.draw_category)]
+    if item.draw:
+        return random.sample(questions, min(item.draw, len(questions)))
+    if item.is_shuffled:
+        random.shuffle(questions)
+    return questions
 
 
 def _display_order(data: dict[str, Any], is_shuffled: bool) -> list[int]:
@@ -389,9 +389,38 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
         answer.fraction = fraction
     db.session.flush()
     db.session.refresh(attempt)
-    if result.is_passed:
-        mark_done(attempt.user, attempt.item, now, version=attempt.course_version)
+    _settle_quiz(attempt, now)
     return True
+
+
+def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[Item, list[float]]:
+    """Each quiz's graded attempt percents in this cycle, in the order they were taken."""
+    attempts = db.session.scalars(
+        select(Attempt)
+        .join(Item, Item.id == Attempt.item_id)
+        .where(
+            Attempt.user_id == user_id,
+            Attempt.cycle == cycle,
+            Attempt.state == AttemptState.FINISHED,
+            ~Attempt.needs_grading,
+            Item.course_id == course_id,
+        )
+        .options(selectinload(Attempt.item))
+        .order_by(Attempt.number)
+    )
+    percents: dict[Item, list[float]] = {}
+    for attempt in attempts:
+        percents.setdefault(attempt.item, []).append(attempt.percent or 0.0)
+    return percents
+
+
+def _settle_quiz(attempt: Attempt, now: datetime) -> None:
+    """The quiz is done once its grade, by the quiz's grading method, reaches the pass mark."""
+    item = attempt.item
+    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle).get(item, [])
+    grade = rules.quiz_grade(item.grading, percents)
+    if grade is not None and grade >= item.pass_mark:
+        mark_done(attempt.user, item, now, version=attempt.course_version)
 
 
 def essays_to_grade():
@@ -418,8 +447,7 @@ def grade_essay(answer: AttemptAnswer, fraction: float, comment: str, grader: Us
     attempt.points, attempt.out_of, attempt.percent = result.points, result.out_of, result.percent
     attempt.is_passed, attempt.needs_grading = result.is_passed, False
     db.session.flush()
-    if result.is_passed:
-        mark_done(attempt.user, attempt.item, now, version=attempt.course_version)
+    _settle_quiz(attempt, now)
 
 
 def is_review_final(attempt: Attempt, attempts_used: int) -> bool:

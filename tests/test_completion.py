@@ -86,3 +86,31 @@ def test_locked_until_every_required_course_is_complete():
 )
 def test_tracks_come_after_their_prerequisites(assigned, requires, expected):
     assert rules.with_prerequisites(assigned, requires) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "percents", "grade"),
+    [
+        ("highest", [50.0, 90.0, 70.0], 90.0),
+        ("last", [50.0, 90.0, 70.0], 70.0),
+        ("first", [50.0, 90.0, 70.0], 50.0),
+        ("average", [50.0, 90.0, 70.0], 70.0),
+        ("average", [100.0, 50.0], 75.0),
+        ("highest", [], None),
+    ],
+)
+def test_quiz_grade_by_method(method, percents, grade):
+    assert rules.quiz_grade(method, percents) == grade
+
+
+@pytest.mark.parametrize(
+    ("latest_cycle", "latest_version", "recertify_from", "expected"),
+    [
+        (None, None, 0, (1, False)),
+        (1, 1, 0, (1, True)),
+        (1, 1, 2, (2, False)),  # a material version 2 makes the version-1 record stale
+        (2, 3, 2, (2, True)),
+    ],
+)
+def test_current_cycle(latest_cycle, latest_version, recertify_from, expected):
+    assert rules.current_cycle(latest_cycle, latest_version, recertify_from) == expected

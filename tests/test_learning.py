@@ -286,3 +286,38 @@ def test_matching_questions_are_answered_from_mixed_choices(app, load_courses, m
     client.post(f"/attempts/{attempt.id}/submit", data=form)
     db.session.refresh(answer)
     assert answer.fraction == pytest.approx(2 / 3)
+
+
+def test_a_quiz_can_draw_questions_at_random_and_grade_by_average(
+    app, load_courses, make_user, tmp_path
+):
+    tree = tmp_path / "courses"
+    shutil.copytree(FIXTURES / "courses", tree)
+    toml = tree / "starter/starter-basics/course.toml"
+    toml.write_text(
+        toml.read_text().replace('review = "after_final"', 'grading = "average"\n  draw = 2')
+    )
+    load_courses(tree)
+    client = app.test_client(user=make_user("drawn", JobRole.NEW_CUSTOMER_MANAGER))
+    client.post(f"/items/{item_id('intro')}/done")
+    first = take_quiz(client, RIGHT)
+    assert len(first.answers) == 2
+    assert first.is_passed
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 1
+
+
+def test_with_average_grading_a_pass_after_a_fail_may_not_be_enough(
+    app, load_courses, make_user, tmp_path
+):
+    tree = tmp_path / "courses"
+    shutil.copytree(FIXTURES / "courses", tree)
+    toml = tree / "starter/starter-basics/course.toml"
+    toml.write_text(toml.read_text().replace('review = "after_final"', 'grading = "average"'))
+    load_courses(tree)
+    client = app.test_client(user=make_user("averaged", JobRole.NEW_CUSTOMER_MANAGER))
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, {})  # 0%
+    take_quiz(client, RIGHT)  # 100%: the average, 50%, is below the pass mark of 75
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
+    take_quiz(client, RIGHT)  # (0 + 100 + 100) / 3 = 66.7%: still below
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
