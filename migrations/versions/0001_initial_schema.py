@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:51:01.911049
+Create Date: 2026-11-29 05:54:19.967420
 
 """
 from alembic import op
@@ -198,6 +198,9 @@ def upgrade():
     sa.Column('time_limit', sa.Integer(), nullable=False),
     sa.Column('is_shuffled', sa.Boolean(), nullable=False),
     sa.Column('review', sa.String(length=20), nullable=False),
+    sa.Column('grading', sa.String(length=10), nullable=False),
+    sa.Column('draw', sa.Integer(), nullable=False),
+    sa.Column('draw_category', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_item_course_id_course')),
     sa.ForeignKeyConstraint(['module_id'], ['module.id'], name=op.f('fk_item_module_id_module')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_item')),
