@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
-from . import drafts, progress, publishing, statistics
+from . import drafts, export, progress, publishing, statistics
 from .content import ContentError
 from .extensions import db
 from .forms import (
@@ -458,7 +458,7 @@ def download_version(slug: str, number: int):
         )
     )
     return Response(
-        drafts.zip_files({f"{course.slug}/{n}": t for n, t in version.files.items()}),
+        export.zip_files({f"{course.slug}/{n}": t for n, t in version.files.items()}),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{course.slug}-v{number}.zip"'},
     )
@@ -476,4 +476,57 @@ def quiz_statistics(item_id: int):
     flagged = {q.key: statistics.review_reasons(q) for q in report.questions}
     return render_template(
         "authoring/statistics.html", item=item, report=report, flagged=flagged, which=which
+    )
+
+
+def _load_quiz(item_id: int) -> Item:
+    item = db.get_or_404(Item, item_id)
+    if item.kind != ItemKind.QUIZ:
+        abort(404)
+    if not item.course.can_edit(current_user):
+        abort(403)
+    return item
+
+
+@bp.route("/review-queue")
+def review_queue():
+    """Questions the statistics flag in the trainer's courses: fix, regrade or retire them."""
+    quizzes = db.session.scalars(
+        select(Item)
+        .join(Course)
+        .where(Item.kind == ItemKind.QUIZ, Item.is_active, Course.is_active)
+        .options(selectinload(Item.course).selectinload(Course.trainers))
+        .order_by(Course.position, Item.id)
+    ).all()
+    flagged = []
+    for item in (q for q in quizzes if q.course.can_edit(current_user)):
+        rows, names = progress.statistics_rows(item)
+        for stats in statistics.quiz_statistics(rows, names).questions:
+            reasons = statistics.review_reasons(stats)
+            if reasons and reasons != [statistics.NOT_ENOUGH_DATA]:
+                flagged.append((item, stats, reasons))
+    return render_template("authoring/review_queue.html", flagged=flagged, form=PostForm())
+
+
+@bp.route("/quizzes/<int:item_id>/questions/<name>/retire", methods=["POST"])
+def retire_question(item_id: int, name: str):
+    """Take a question out of the quiz in the course's draft; it goes live after review."""
+    item = _load_quiz(item_id)
+    publishing.open_draft(item.course, current_user)
+    db.session.flush()
+    _save_files(item.course, lambda f: drafts.retire_question(f, item.key, name))
+    return redirect(url_for("authoring.edit_draft", slug=item.course.slug))
+
+
+@bp.route("/quizzes/<int:item_id>/regrade", methods=["GET", "POST"])
+def regrade(item_id: int):
+    """Preview whose result the current answer key changes; POST applies it."""
+    item = _load_quiz(item_id)
+    if request.method == "POST":
+        changes = progress.apply_regrade(item, current_user, utcnow())
+        db.session.commit()
+        flash(_("%(n)d attempts were regraded.", n=len(changes)), "success")
+        return redirect(url_for("authoring.regrade", item_id=item.id))
+    return render_template(
+        "authoring/regrade.html", item=item, changes=progress.regrade_preview(item), form=PostForm()
     )

@@ -11,13 +11,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from . import audit
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .export import LANGUAGES, course_items, quiz_gift
 from .extensions import db
 from .gift import QTYPES, GiftError, parse_gift
-from .models import Course, ItemKind, JobRole, Role, User
+from .models import AuditEvent, Course, ItemKind, JobRole, Role, User
 
 courses_cli = AppGroup("courses", help="Check and load the course files.")
 gift_cli = AppGroup("gift", help="Check GIFT quiz files and export quizzes as GIFT.")
@@ -174,6 +175,21 @@ def export_gift(slug: str, key: str | None, language: str) -> None:
         click.echo("\n".join(f"// quiz: {k}\n{text}" for k, text in texts), nl=False)
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def verify_audit() -> None:
+    """Check every link of the audit trail; exit 1 at the first broken one."""
+    broken = audit.first_broken_link()
+    if broken is not None:
+        click.echo(f"broken at entry {broken.id} ({broken.action} {broken.subject})", err=True)
+        sys.exit(1)
+    count = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    click.echo(f"{count} entries, chain intact")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(courses_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(gift_cli)

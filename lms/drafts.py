@@ -8,8 +8,6 @@ author's layout and comments.
 from __future__ import annotations
 
 import difflib
-import io
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -333,10 +331,17 @@ def append_gift(files, path: str, text: str):
     return {**files, path: f"{current}\n\n{text.strip()}\n" if current else f"{text.strip()}\n"}
 
 
-def zip_files(files: dict[str, str]) -> bytes:
-    """Files as a zip archive, for a download."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, text in sorted(files.items()):
-            archive.writestr(path, text)
-    return buffer.getvalue()
+def retire_question(files, key: str, name: str):
+    """Take a question out of a quiz, in both languages (the files are rewritten by the writer)."""
+    kind = str(_find(_doc(files), key).item.get("kind"))
+    if kind != "quiz":
+        raise DraftError(f"{key!r} is not a quiz")
+    changes = {}
+    for path in item_files(key, kind):
+        if path in files:
+            questions = gift.parse_gift(files[path])
+            kept = [q for q in questions if q.name != name]
+            if len(kept) == len(questions):
+                raise DraftError(f"no question ::{name}:: in {path}")
+            changes[path] = gift.write_gift(kept)
+    return {**files, **changes}

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import tomli_w
+import tomlkit
 from sqlalchemy import select
 
 from .extensions import db
@@ -24,44 +24,41 @@ LANGUAGES = ("zh", "en")
 DETAILS = ("days", "audience", "goals", "course_book")
 # A fixed timestamp, so that the same files always make the same archive.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-SHORT_LIST = 80
 
 
 # TOML -------------------------------------------------------------------------------------------
 
 
-def _literal(value: Any) -> str:
-    """One TOML value; a dict becomes an inline table, as the format writes `{ zh, en }`."""
+def _value(value: Any) -> Any:
+    """A dict becomes an inline table, as the format writes `{ zh = …, en = … }`."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_literal(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list) and value:
-        # tomli_w puts every element on a line of its own; a short list reads better on one.
-        one_line = "[" + ", ".join(_literal(v) for v in value) + "]"
-        if len(one_line) <= SHORT_LIST and "\n" not in one_line:
-            return one_line
-    # tomli_w escapes strings and lays out long arrays; it always makes dicts [tables].
-    return tomli_w.dumps({"v": value}, indent=2).removeprefix("v = ").removesuffix("\n")
+        table = tomlkit.inline_table()
+        table.update({k: _value(v) for k, v in value.items()})
+        return table
+    return value
 
 
 def _is_tables(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _toml(table: dict[str, Any], name: str = "") -> list[str]:
-    """Lines of a table: its values, then its arrays of tables as indented `[[name]]` blocks."""
-    indent = "  " * name.count(".") if name else ""
-    lines = [f"{indent}{k} = {_literal(v)}" for k, v in table.items() if not _is_tables(v)]
-    for key, value in table.items():
+def _table(data: dict[str, Any], container) -> Any:
+    """Values first, then arrays of tables as `[[name]]` blocks, with tomlkit (as drafts do)."""
+    for key, value in data.items():
+        if not _is_tables(value):
+            container[key] = _value(value)
+    for key, value in data.items():
         if _is_tables(value):
-            path = f"{name}.{key}" if name else key
+            array = tomlkit.aot()
             for child in value:
-                lines += ["", f"{'  ' * path.count('.')}[[{path}]]", *_toml(child, path)]
-    return lines
+                array.append(_table(child, tomlkit.table()))
+            container[key] = array
+    return container
 
 
-def dumps_toml(table: dict[str, Any]) -> str:
+def dumps_toml(data: dict[str, Any]) -> str:
     """A course.toml or track.toml laid out as docs/course-format.md shows it."""
-    return "\n".join(_toml(table)).lstrip("\n") + "\n"
+    return tomlkit.dumps(_table(data, tomlkit.document()))
 
 
 def _tr(zh: str, en: str) -> dict[str, str]:
@@ -119,6 +116,9 @@ def _item_manifest(item: Item) -> dict[str, Any]:
             time_limit=item.time_limit,
             shuffle=item.is_shuffled,
             review=item.review,
+            grading=item.grading,
+            draw=item.draw,
+            draw_category=item.draw_category,
         )
     if item.kind == ItemKind.PRACTICAL and (item.body_zh or item.body_en):
         data["description"] = _tr(item.body_zh, item.body_en)

@@ -46,7 +46,10 @@ def _load_item(item_id: int, kind: str | None = None) -> Item:
 
 
 def _load_attempt(attempt_id: int) -> Attempt:
-    attempt = db.get_or_404(Attempt, attempt_id)
+    """The learner's own attempt; a write locks its row so racing submits take turns."""
+    attempt = db.session.get(Attempt, attempt_id, with_for_update=request.method == "POST")
+    if attempt is None:
+        abort(404)
     if attempt.user_id != current_user.id:
         abort(403)
     return attempt

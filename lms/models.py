@@ -469,3 +469,18 @@ class Completion(db.Model):
     course: Mapped[Course] = relationship()
 
     __table_args__ = (UniqueConstraint("user_id", "course_id", "cycle"),)
+
+
+class AuditEvent(db.Model):
+    """One entry of the tamper-evident audit trail (see lms/audit.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+    actor: Mapped[User | None] = relationship()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from . import audit
 from . import completion as rules
 from .extensions import db
 from .gift import question_from_dict
@@ -195,6 +196,8 @@ def mark_done(
             note=note,
         )
     )
+    if signed_off_by:
+        audit.record(signed_off_by, "sign_off", f"item:{item.id}", {"user": user.id}, now)
     db.session.flush()
     record_completion(user, item.course, now, version or item.course.version, cycle)
 
@@ -440,6 +443,7 @@ def grade_essay(answer: AttemptAnswer, fraction: float, comment: str, grader: Us
     answer.fraction, answer.comment = fraction, comment
     answer.graded_by_id, answer.graded_at = grader.id, now
     attempt = answer.attempt
+    audit.record(grader, "grade", f"answer:{answer.id}", {"fraction": fraction}, now)
     fractions = [a.fraction for a in _gradable(attempt)]
     if any(f is None for f in fractions):
         return
@@ -535,3 +539,87 @@ def statistics_rows(item: Item) -> tuple[list[AttemptRow], list[str]]:
             )
         )
     return rows, [q.name for q in item.questions]
+
+
+# Regrading after a key change --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Regrade:
+    """How a finished attempt's result changes under the quiz's current answer key."""
+
+    attempt: Attempt
+    fractions: dict[int, float]
+    result: rules.QuizResult
+
+    @property
+    def changes_pass(self) -> bool:
+        return self.result.is_passed != self.attempt.is_passed
+
+
+def _same_question(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Regrading is sound only where the learner saw the same choices: only weights differ."""
+
+    def shape(q: dict[str, Any]):
+        return q["qtype"], [c["text"] for c in q["choices"]], [p["left"] for p in q["pairs"]]
+
+    return shape(old) == shape(new)
+
+
+def regrade_preview(item: Item) -> list[Regrade]:
+    """Finished attempts whose result the current key would change; nothing is written."""
+    current = {q.name: q.data for q in item.questions}
+    attempts = db.session.scalars(
+        select(Attempt)
+        .where(Attempt.item_id == item.id, Attempt.state == AttemptState.FINISHED)
+        .options(selectinload(Attempt.answers), selectinload(Attempt.user))
+        .order_by(Attempt.id)
+    )
+    changes = []
+    for attempt in attempts:
+        fractions = {}
+        for answer in _gradable(attempt):
+            data = current.get(answer.snapshot["name"], {})
+            new = data.get(attempt.language) or data.get("zh")
+            if new and new != answer.snapshot and _same_question(answer.snapshot, new):
+                fraction = grade_answer(replace_snapshot(answer, new))
+                if fraction is not None and fraction != answer.fraction:
+                    fractions[answer.id] = fraction
+        if fractions:
+            merged = [fractions.get(a.id, a.fraction) for a in _gradable(attempt)]
+            changes.append(Regrade(attempt, fractions, rules.quiz_result(merged, item.pass_mark)))
+    return changes
+
+
+def replace_snapshot(answer: AttemptAnswer, snapshot: dict[str, Any]) -> AttemptAnswer:
+    """A detached copy of the answer with another version of its question."""
+    return AttemptAnswer(snapshot=snapshot, response=answer.response, position=answer.position)
+
+
+def apply_regrade(item: Item, actor: User, now: datetime) -> list[Regrade]:
+    """Regrade the attempts the preview lists, with an audit entry for each.
+
+    Completion records already written stay as they are: records are never silently changed.
+    """
+    changes = regrade_preview(item)
+    for change in changes:
+        attempt = change.attempt
+        for answer in _gradable(attempt):
+            if answer.id in change.fractions:
+                data = {q.name: q.data for q in item.questions}[answer.snapshot["name"]]
+                answer.snapshot = data.get(attempt.language) or data["zh"]
+                answer.fraction = change.fractions[answer.id]
+        before = {"percent": attempt.percent, "passed": attempt.is_passed}
+        result = change.result
+        attempt.points, attempt.percent = result.points, result.percent
+        attempt.is_passed = result.is_passed
+        audit.record(
+            actor,
+            "regrade",
+            f"attempt:{attempt.id}",
+            {"before": before, "after": {"percent": result.percent, "passed": result.is_passed}},
+            now,
+        )
+        db.session.flush()
+        _settle_quiz(attempt, now)
+    return changes

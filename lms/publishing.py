@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from . import audit
 from .content import ContentError, CourseSpec, publish, read_course_files
 from .extensions import db
-from .models import Course, CourseDraft, CourseVersion, DraftStatus, Setting, User
+from .models import Course, CourseDraft, CourseVersion, DraftStatus, Setting, User, utcnow
 
 SELF_PUBLISH = "allow_self_publish"
 
@@ -90,6 +91,13 @@ def approve(draft: CourseDraft, reviewer: User) -> CourseVersion:
     course.is_active = True
     if draft.is_material:
         course.recertify_from = version.number
+    audit.record(
+        reviewer,
+        "publish",
+        f"course:{course.slug}",
+        {"version": version.number, "note": draft.note, "material": draft.is_material},
+        version.created_at or utcnow(),
+    )
     db.session.delete(draft)
     return version
 

@@ -4,6 +4,7 @@ from html import escape
 
 import nh3
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 _markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
 
@@ -17,12 +18,12 @@ def markdown_to_html(text: str) -> str:
     return sanitise(_markdown.render(text))
 
 
-def formatted_to_html(text: str, text_format: str) -> str:
+def formatted_to_html(text: str, text_format: str) -> Markup:
     """A GIFT text in its [format] as safe HTML; Moodle's auto-format keeps line breaks."""
     if text_format == "markdown":
-        return markdown_to_html(text)
+        return Markup(markdown_to_html(text))
     if text_format == "plain":
-        return escape(text).replace("\n", "<br>")
+        return Markup(escape(text).replace("\n", "<br>"))
     if text_format == "html":
-        return sanitise(text)
-    return sanitise(text.replace("\n", "<br>"))
+        return Markup(sanitise(text))
+    return Markup(sanitise(text.replace("\n", "<br>")))

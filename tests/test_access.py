@@ -34,6 +34,7 @@ ARGS = {
     "old": 1,
     "new": 2,
     "number": 1,
+    "name": "x",
 }
 
 

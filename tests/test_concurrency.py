@@ -1,0 +1,183 @@
+"""Requests racing on a real server: the database, not luck, keeps one attempt and one grade.
+
+Eight tabs of one learner, each with its own session, send the same action at the same moment
+(a barrier releases them together). Runs on SQLite and, with LMS_TEST_DATABASE_URL, PostgreSQL.
+"""
+
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from http.cookiejar import CookieJar
+from urllib.error import HTTPError
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, build_opener
+
+import pytest
+from sqlalchemy import func, select
+
+from lms import completion as rules
+from lms import progress
+from lms.cli import ensure_user
+from lms.content import read_catalog, sync_catalog
+from lms.extensions import db
+from lms.gift import question_from_dict
+from lms.grading import correct_response
+from lms.models import Attempt, AttemptState, Completion, Course, Item, ItemProgress, JobRole, Role
+from tests.conftest import FIXTURES, PASSWORD
+from tests.live import create_live_app, database_url_for, live_server
+
+N = 8
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    path: str  # where a redirect points; "" otherwise
+    text: str
+
+
+class _KeepRedirects(HTTPRedirectHandler):
+    def redirect_request(self, *_args, **_kwargs):
+        return None  # hand the redirect back to the test instead of following it
+
+
+class Tab:
+    """One browser tab: its own cookies and CSRF token; redirects are returned, not followed."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.opener = build_opener(HTTPCookieProcessor(CookieJar()), _KeepRedirects)
+        self.csrf_token = ""
+
+    def get(self, path: str) -> Response:
+        return self._open(path, None)
+
+    def post(self, path: str, form: dict[str, str] | None = None) -> Response:
+        data = {"csrf_token": self.csrf_token, **(form or {})}
+        return self._open(path, urlencode(data).encode())
+
+    def _open(self, path: str, data: bytes | None) -> Response:
+        try:
+            with self.opener.open(self.base_url + path, data, timeout=30) as reply:
+                response = Response(reply.status, "", reply.read().decode())
+        except HTTPError as error:
+            with error:
+                location = urlsplit(error.headers.get("Location", "")).path
+                response = Response(error.code, location, error.read().decode())
+        if token := re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.text):
+            self.csrf_token = token.group(1)
+        return response
+
+
+def signed_in_tab(base_url: str) -> Tab:
+    """A tab where the learner signed in through the login form, CSRF token and all."""
+    tab = Tab(base_url)
+    tab.get("/login")
+    signed_in = tab.post("/login", {"username": "learner", "password": PASSWORD})
+    assert (signed_in.status, signed_in.path) == (302, "/dashboard")
+    assert tab.get("/dashboard").status == 200
+    return tab
+
+
+def all_at_once(calls: list[Callable[[], Response]]) -> list[Response]:
+    """Run every call in its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait(timeout=10)
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def basics_item(kind: str) -> Item:
+    return db.session.scalar(
+        select(Item).join(Course).where(Course.slug == "starter-basics", Item.kind == kind)
+    )
+
+
+def right_fields(attempt: Attempt) -> dict[str, str]:
+    """The form fields that answer every question of the attempt right, from its snapshots."""
+    fields = {}
+    for answer in attempt.answers:
+        key = correct_response(question_from_dict(answer.snapshot))
+        if isinstance(key, bool):
+            key = "true" if key else "false"
+        fields[f"q{answer.position}"] = str(key)
+    return fields
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The fixture courses and a new customer manager on a real server; the quiz allows one
+    attempt. Yields the app (for reading the database afterwards) and the base URL."""
+    app = create_live_app(database_url_for(tmp_path))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        sync_catalog(read_catalog(FIXTURES / "courses"))
+        ensure_user("learner", "Learner", JobRole.NEW_CUSTOMER_MANAGER, {Role.LEARNER}, PASSWORD)
+        basics_item("quiz").max_attempts = 1
+        db.session.commit()
+    try:
+        with live_server(app) as base_url:
+            yield app, base_url
+    finally:
+        with app.app_context():
+            db.drop_all()
+            db.engine.dispose()
+
+
+def test_eight_starts_at_once_of_a_one_attempt_quiz_open_exactly_one_attempt(site):
+    app, base_url = site
+    with app.app_context():
+        quiz_id = basics_item("quiz").id
+    tabs = [signed_in_tab(base_url) for _ in range(N)]
+
+    responses = all_at_once([partial(tab.post, f"/items/{quiz_id}/attempts") for tab in tabs])
+
+    with app.app_context():
+        attempt = db.session.scalars(select(Attempt)).one()
+        assert (attempt.number, attempt.state) == (1, AttemptState.IN_PROGRESS)
+    # Every tab lands on that one attempt, or at worst on the friendly "changed elsewhere" page.
+    assert {r.status for r in responses} <= {302, 409}
+    assert {r.path for r in responses if r.status == 302} == {f"/attempts/{attempt.id}"}
+    assert not [r for r in responses if "Traceback" in r.text]
+
+
+def test_eight_submits_at_once_of_one_attempt_grade_it_once(site):
+    app, base_url = site
+    with app.app_context():
+        lesson_id, quiz_id = basics_item("lesson").id, basics_item("quiz").id
+    tabs = [signed_in_tab(base_url) for _ in range(N)]
+    assert tabs[0].post(f"/items/{lesson_id}/done").status == 302
+    started = tabs[0].post(f"/items/{quiz_id}/attempts")
+    attempt_id = int(started.path.rsplit("/", 1)[1])
+    with app.app_context():
+        right = right_fields(db.session.get(Attempt, attempt_id))
+    # Each tab sends a different passing form: all right, or one question left blank (75%).
+    blanks = [None, *right]
+    forms = [{k: v for k, v in right.items() if k != blanks[i % len(blanks)]} for i in range(N)]
+
+    submit = f"/attempts/{attempt_id}/submit"
+    responses = all_at_once([partial(tabs[i].post, submit, forms[i]) for i in range(N)])
+
+    assert {(r.status, r.path) for r in responses} == {(302, f"/attempts/{attempt_id}/review")}
+    with app.app_context():
+        attempt = db.session.scalars(select(Attempt)).one()
+        assert attempt.state == AttemptState.FINISHED
+        # The stored answers, their marks and the score all come from one and the same grading.
+        regraded = [progress.grade_answer(answer) for answer in attempt.answers]
+        assert [answer.fraction for answer in attempt.answers] == regraded
+        assert attempt.percent == rules.quiz_result(regraded, attempt.item.pass_mark).percent
+        assert attempt.is_passed
+        assert count(ItemProgress, ItemProgress.item_id == quiz_id) == 1
+        assert count(Completion) == 1
