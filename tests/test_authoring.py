@@ -5,9 +5,18 @@ import io
 import pytest
 from sqlalchemy import select
 
-from lms import drafts, publishing
+from lms import audit, drafts, publishing
 from lms.extensions import db
-from lms.models import Completion, Course, CourseVersion, Item, JobRole, Role, Setting
+from lms.models import (
+    AuditEvent,
+    Completion,
+    Course,
+    CourseVersion,
+    Item,
+    JobRole,
+    Role,
+    Setting,
+)
 from tests.test_learning import RIGHT, form_for, item_id, start
 
 QUIZ = "::added::新增的问题？{=对 ~错}\n\n::added2::第二个问题。{T}\n"
@@ -171,3 +180,74 @@ def test_a_material_change_assigns_the_course_again_and_keeps_the_old_record(
     records = db.session.scalars(select(Completion).order_by(Completion.cycle)).all()
     assert [(r.cycle, r.course_version) for r in records] == [(1, 1), (2, 2)]
     assert "/certificates/" in client.get("/courses/starter-basics").get_data(as_text=True)
+
+
+def publish_key_change(author, reviewer, course, zh_old, zh_new, en_old, en_new):
+    base = "/author/courses/starter-basics/draft"
+    author.post(base)
+    fields = drafts.item_fields(publishing.draft_of(course).files, "check")
+    fields["gift_zh"] = fields["gift_zh"].replace(zh_old, zh_new)
+    fields["gift_en"] = fields["gift_en"].replace(en_old, en_new)
+    author.post(f"{base}/items/check", data={k: v for k, v in fields.items() if v is not False})
+    author.post(f"{base}/submit", data={"note": "修正答案"})
+    reviewer.post(f"{base}/approve")
+
+
+def test_a_changed_key_offers_a_regrade_with_a_preview_recorded_in_the_audit_trail(
+    app, course, author, reviewer, make_user
+):
+    learner = app.test_client(user=make_user("learner", JobRole.NEW_CUSTOMER_MANAGER))
+    wrong_incentive = {**RIGHT, "incentive": "惩罚"}
+    attempt = start(learner)
+    learner.post(f"/attempts/{attempt.id}/submit", data=form_for(attempt, wrong_incentive))
+    db.session.refresh(attempt)
+    assert attempt.percent == 75.0
+    publish_key_change(
+        author, reviewer, course, "{=嘉奖 ~惩罚", "{=嘉奖 =惩罚", "{=a reward ~a", "{=a reward =a"
+    )
+    quiz = item_id("check")
+    preview = author.get(f"/author/quizzes/{quiz}/regrade").get_data(as_text=True)
+    assert "Learner" in preview and "100.0%" in preview
+    db.session.refresh(attempt)
+    assert attempt.percent == 75.0  # the preview changed nothing
+    author.post(f"/author/quizzes/{quiz}/regrade")
+    db.session.refresh(attempt)
+    assert attempt.percent == 100.0
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == ["publish", "regrade"]
+    assert events[1].details["before"]["percent"] == 75.0
+    assert audit.first_broken_link() is None
+
+
+def test_the_audit_trail_reports_the_first_broken_link(app, course, author, reviewer):
+    for note in ("一", "二", "三"):
+        base = "/author/courses/starter-basics/draft"
+        author.post(base)
+        author.post(f"{base}/submit", data={"note": note})
+        reviewer.post(f"{base}/approve")
+    runner = app.test_cli_runner()
+    assert "3 entries, chain intact" in runner.invoke(args=["audit", "verify"]).output
+    second = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[1]
+    second.details = {**second.details, "note": "改过"}
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at entry {second.id}" in result.output
+
+
+def test_a_flagged_question_can_be_retired_through_a_draft(
+    app, course, author, reviewer, make_user
+):
+    for n in range(6):  # everyone answers `weekly` right: facility 100%, too easy
+        client = app.test_client(user=make_user(f"l{n}", JobRole.NEW_CUSTOMER_MANAGER))
+        attempt = start(client)
+        answers = {"weekly": "true", "who": "客户经理"} if n % 2 else {"weekly": "true"}
+        client.post(f"/attempts/{attempt.id}/submit", data=form_for(attempt, answers))
+    queue = author.get("/author/review-queue").get_data(as_text=True)
+    assert "<code>weekly</code>" in queue
+    author.post(f"/author/quizzes/{item_id('check')}/questions/weekly/retire")
+    author.post("/author/courses/starter-basics/draft/submit", data={"note": "删除过易题"})
+    reviewer.post("/author/courses/starter-basics/draft/approve")
+    names = [q.name for q in db.session.get(Item, item_id("check")).questions]
+    assert "weekly" not in names
+    assert len(names) == 3
