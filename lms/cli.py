@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import audit
+from . import audit, drafts, publishing
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .export import LANGUAGES, course_items, quiz_gift
 from .extensions import db
@@ -21,7 +21,7 @@ from .gift import QTYPES, GiftError, parse_gift
 from .models import AuditEvent, Course, ItemKind, JobRole, Role, User
 
 courses_cli = AppGroup("courses", help="Check and load the course files.")
-gift_cli = AppGroup("gift", help="Check GIFT quiz files and export quizzes as GIFT.")
+gift_cli = AppGroup("gift", help="Check, import and export GIFT quiz files.")
 
 DEMO_USERS = (
     ("new.manager", "王新", JobRole.NEW_CUSTOMER_MANAGER, {Role.LEARNER}),
@@ -173,6 +173,39 @@ def export_gift(slug: str, key: str | None, language: str) -> None:
         click.echo(texts[0][1], nl=False)
     else:
         click.echo("\n".join(f"// quiz: {k}\n{text}" for k, text in texts), nl=False)
+
+
+@gift_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--course", "slug", required=True, help="The course slug.")
+@click.option(
+    "--quiz", "key", help="The quiz, by its file name; the course's last quiz if left out."
+)
+@click.option("--language", type=click.Choice(LANGUAGES), default="zh", show_default=True)
+@click.option("--author", "username", required=True, help="The trainer the draft is opened for.")
+def import_gift(file: Path, slug: str, key: str | None, language: str, username: str) -> None:
+    """Append a GIFT file's questions to a quiz in the course's draft, all or nothing.
+
+    As in the browser, the draft goes live only once a second trainer approves it.
+    """
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    author = db.session.scalar(select(User).where(User.username == username))
+    if course is None or author is None or not course.can_edit(author):
+        _fail(f"{username!r} cannot edit a course {slug!r}")
+    text = file.read_text(encoding="utf-8")
+    preview = drafts.gift_preview(text)
+    for line, message in preview.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    if preview.errors:
+        sys.exit(1)
+    draft = publishing.open_draft(course, author)
+    quizzes = [i.key for m in drafts.outline(draft.files) for i in m.items if i.kind == "quiz"]
+    key = key or (quizzes[-1] if quizzes else None)
+    if key not in quizzes:
+        _fail(f"the draft of {slug!r} has no quiz {key!r}")
+    draft.files = drafts.append_gift(draft.files, f"{key}.{language}.gift", text)
+    db.session.commit()
+    click.echo(f"{len(preview.questions)} questions added to quiz {key!r} in the draft of {slug!r}")
 
 
 audit_cli = AppGroup("audit", help="The audit trail.")

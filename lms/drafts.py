@@ -21,7 +21,24 @@ from .render import markdown_to_html
 MANIFEST = "course.toml"
 # What a new quiz starts with, and what the loader assumes where course.toml says nothing.
 QUIZ_DEFAULTS = {"pass_mark": 80, "max_attempts": 3, "shuffle": True, "review": "after_final"}
-QUIZ_UNSET = {"pass_mark": 80, "max_attempts": 0, "time_limit": 0, "shuffle": False}
+QUIZ_UNSET = {
+    "pass_mark": 80,
+    "max_attempts": 0,
+    "time_limit": 0,
+    "shuffle": False,
+    "grading": "highest",
+    "draw": 0,
+    "draw_category": "",
+}
+QUIZ_FIELDS = (
+    "max_attempts",
+    "time_limit",
+    "shuffle",
+    "review",
+    "grading",
+    "draw",
+    "draw_category",
+)
 
 
 class DraftError(ValueError):
@@ -290,7 +307,7 @@ def update_item_from_form(files, key: str, data: dict[str, Any]):
     elif kind == "quiz":
         texts = dict(zip(zh_en, (data["gift_zh"], data["gift_en"] or ""), strict=True))
         fields["pass_mark"] = float(data["pass_mark"])
-        fields.update({n: data[n] for n in ("max_attempts", "time_limit", "shuffle", "review")})
+        fields.update({n: data[n] or QUIZ_UNSET.get(n, data[n]) for n in QUIZ_FIELDS})
     else:
         fields["description"] = (data["description_zh"] or "", data["description_en"] or "")
     return update_item(files, key, fields, texts)

@@ -137,6 +137,20 @@ class QuizForm(BilingualTitle):
             SelectChoice("score", _l("the score only")),
         ],
     )
+    grading = SelectField(
+        _l("Quiz grade"),
+        choices=[
+            SelectChoice("highest", _l("highest attempt")),
+            SelectChoice("last", _l("last attempt")),
+            SelectChoice("first", _l("first attempt")),
+            SelectChoice("average", _l("average of attempts")),
+        ],
+    )
+    draw = IntegerField(
+        _l("Questions drawn at random per attempt (0 = all)"),
+        validators=[InputRequired(), NumberRange(min=0)],
+    )
+    draw_category = StringField(_l("Draw from the category"), validators=[Length(max=200)])
     is_required = BooleanField(_l("Required for completion"), default=True)
 
 

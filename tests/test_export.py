@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from sqlalchemy import select
 
 from lms.content import Catalog, ContentError, CourseSpec, read_catalog
@@ -23,6 +22,7 @@ from lms.export import (
 )
 from lms.extensions import db
 from lms.models import Course, Track
+from tests.conftest import FIXTURES
 
 SHIPPED = Path(__file__).parents[1] / "courses"
 

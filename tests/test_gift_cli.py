@@ -1,8 +1,11 @@
-"""`flask gift check` and `flask gift export`."""
+"""`flask gift check`, `flask gift import` and `flask gift export`."""
 
-from conftest import FIXTURES
+from sqlalchemy import select
 
+from lms.extensions import db
 from lms.gift import parse_gift
+from lms.models import Course, CourseDraft, Role
+from tests.conftest import FIXTURES
 
 BASICS = FIXTURES / "courses/starter/starter-basics"
 
@@ -90,3 +93,31 @@ def test_export_names_what_it_cannot_find(app, load_courses):
     assert practical.exit_code == 1
     bad_language = gift(app, "export", "--course", "starter-basics", "--language", "fr")
     assert bad_language.exit_code == 2
+
+
+def test_import_appends_to_the_quiz_of_the_course_draft_all_or_nothing(
+    app, load_courses, make_user, tmp_path
+):
+    load_courses()
+    author = make_user("author", roles={Role.TRAINER})
+    course = db.session.scalar(select(Course).filter_by(slug="starter-basics"))
+    course.trainers.append(author)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    bad = tmp_path / "bad.gift"
+    bad.write_text("::x::好{=a ~b\n", encoding="utf-8")
+    args = ["gift", "import", "--course", "starter-basics", "--author", "author"]
+    result = runner.invoke(args=[*args, str(bad)])
+    assert result.exit_code == 1
+    assert "line 1:" in result.output
+    assert db.session.scalar(select(CourseDraft)) is None
+    good = tmp_path / "good.gift"
+    good.write_text("::new-one::新题？{T}\n", encoding="utf-8")
+    result = runner.invoke(args=[*args, str(good)])
+    assert "1 questions added to quiz 'check'" in result.output
+    draft = db.session.scalar(select(CourseDraft))
+    assert "::new-one::新题？{T}" in draft.files["check.zh.gift"]
+    outsider = runner.invoke(
+        args=["gift", "import", "--course", "starter-basics", "--author", "nobody", str(good)]
+    )
+    assert outsider.exit_code == 1
