@@ -3,11 +3,12 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
-from . import drafts, export, progress, publishing, statistics
-from .content import ContentError
+from . import audit, drafts, export, progress, publishing, statistics
+from .content import SLUG, ContentError
 from .extensions import db
 from .forms import (
     BilingualTitle,
@@ -23,8 +24,10 @@ from .forms import (
     ReviewForm,
     SignOffForm,
     SubmitDraftForm,
+    TrackForm,
 )
 from .models import (
+    JOB_ROLE_NAMES,
     AttemptAnswer,
     Course,
     CourseDraft,
@@ -530,3 +533,62 @@ def regrade(item_id: int):
     return render_template(
         "authoring/regrade.html", item=item, changes=progress.regrade_preview(item), form=PostForm()
     )
+
+
+def _track_form(track: Track | None) -> TrackForm:
+    form = TrackForm(obj=track)
+    if track is not None and not form.is_submitted():
+        form.job_roles.data = [r.job_role for r in track.job_roles]
+        form.requires.data = [t.slug for t in track.requires]
+    others = db.session.scalars(select(Track).where(Track.is_active).order_by(Track.position))
+    form.job_roles.choices = [
+        SelectChoice(code, f"{names['zh']} / {names['en']}")
+        for code, names in JOB_ROLE_NAMES.items()
+    ]
+    form.requires.choices = [
+        SelectChoice(t.slug, t.title_zh) for t in others if track is None or t.id != track.id
+    ]
+    return form
+
+
+@bp.route("/tracks/new", methods=["GET", "POST"])
+@bp.route("/tracks/<slug>/edit", methods=["GET", "POST"])
+def edit_track(slug: str | None = None):
+    """Create or edit a track: its titles, the job roles it is assigned to, what it requires."""
+    track = db.first_or_404(select(Track).where(Track.slug == slug)) if slug else None
+    form = _track_form(track)
+    new_slug = request.form.get("slug", "").strip()
+    if track is None and form.is_submitted() and not SLUG.match(new_slug):
+        form.title_zh.errors = [*form.title_zh.errors, _("A short name (a-z, 0-9, -) is needed.")]
+    elif form.validate_on_submit():
+        track = track or _new_track(new_slug)
+        if track is None:
+            flash(_("A track with that short name exists already."), "error")
+        else:
+            _save_track(track, form)
+            db.session.commit()
+            flash(_("Track saved."), "success")
+            return redirect(url_for("authoring.index"))
+    return render_template("authoring/track.html", form=form, track=track)
+
+
+def _new_track(slug: str) -> Track | None:
+    if db.session.scalar(select(Track.id).where(Track.slug == slug)):
+        return None
+    track = Track(slug=slug, position=db.session.scalar(select(func.count(Track.id))) or 0)
+    db.session.add(track)
+    return track
+
+
+def _save_track(track: Track, form: TrackForm) -> None:
+    track.title_zh, track.title_en = form.title_zh.data, form.title_en.data or ""
+    track.summary_zh, track.summary_en = form.summary_zh.data or "", form.summary_en.data or ""
+    roles = set(form.job_roles.data)
+    track.job_roles = [r for r in track.job_roles if r.job_role in roles] + [
+        TrackJobRole(job_role=r) for r in sorted(roles - {r.job_role for r in track.job_roles})
+    ]
+    track.requires = list(
+        db.session.scalars(select(Track).where(Track.slug.in_(form.requires.data)))
+    )
+    details = {"job_roles": sorted(roles), "requires": sorted(form.requires.data)}
+    audit.record(current_user, "track", f"track:{track.slug}", details, utcnow())

@@ -9,6 +9,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -169,3 +170,14 @@ class SubmitDraftForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
+
+
+class SettingsForm(FlaskForm):
+    allow_self_publish = BooleanField(
+        _l("A trainer may publish their own draft without a second trainer's review")
+    )
+
+
+class TrackForm(CourseForm):
+    job_roles = SelectMultipleField(_l("Assigned to the job roles"))
+    requires = SelectMultipleField(_l("Requires the tracks"))

@@ -16,6 +16,7 @@ from lms.models import (
     JobRole,
     Role,
     Setting,
+    Track,
 )
 from tests.test_learning import RIGHT, form_for, item_id, start
 
@@ -252,3 +253,29 @@ def test_a_flagged_question_can_be_retired_through_a_draft(
     names = [q.name for q in db.session.get(Item, item_id("check")).questions]
     assert "weekly" not in names
     assert len(names) == 3
+
+
+def test_an_admin_turns_self_publishing_on_and_the_change_is_audited(app, make_user):
+    admin = app.test_client(user=make_user("boss", roles={Role.ADMIN}))
+    admin.post("/admin/settings", data={"allow_self_publish": "y"})
+    assert Setting.is_on("allow_self_publish")
+    admin.post("/admin/settings", data={"csrf_token": ""})  # a browser always sends a field
+    assert not Setting.is_on("allow_self_publish")
+    assert [e.action for e in db.session.scalars(select(AuditEvent))] == ["setting", "setting"]
+
+
+def test_a_trainer_creates_a_track_for_a_job_role_and_learners_of_that_role_see_it(app, make_user):
+    trainer = app.test_client(user=make_user("maker", roles={Role.TRAINER}))
+    form = {"slug": "credit-basics", "title_zh": "信贷基础", "job_roles": ["credit_officer"]}
+    assert trainer.post("/author/tracks/new", data=form).status_code == 302
+    assert trainer.post("/author/tracks/new", data=form).status_code == 200  # taken
+    bad = trainer.post("/author/tracks/new", data={**form, "slug": "Not A Slug"})
+    assert bad.status_code == 200
+    track = db.session.scalar(select(Track).where(Track.slug == "credit-basics"))
+    assert [r.job_role for r in track.job_roles] == ["credit_officer"]
+    edit = {"title_zh": "信贷基础", "job_roles": ["credit_officer", "customer_manager"]}
+    trainer.post("/author/tracks/credit-basics/edit", data=edit)
+    db.session.refresh(track)
+    assert sorted(r.job_role for r in track.job_roles) == ["credit_officer", "customer_manager"]
+    officer = app.test_client(user=make_user("officer", JobRole.CREDIT_OFFICER))
+    assert 'id="track-credit-basics"' in officer.get("/dashboard").get_data(as_text=True)
