@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
@@ -44,6 +45,13 @@ from .models import (
 )
 
 bp = Blueprint("authoring", __name__, url_prefix="/author")
+
+REASON_LABELS = {
+    statistics.NOT_ENOUGH_DATA: _l("not enough data"),
+    statistics.NEGATIVE_DISCRIMINATION: _l("negative discrimination"),
+    statistics.LOW_DISCRIMINATION: _l("low discrimination"),
+    statistics.TOO_EASY: _l("too easy"),
+}
 
 ITEM_FORMS = {"lesson": LessonForm, "quiz": QuizForm, "practical": PracticalForm}
 
@@ -478,7 +486,12 @@ def quiz_statistics(item_id: int):
     report = statistics.quiz_statistics(rows, names, which=which)
     flagged = {q.key: statistics.review_reasons(q) for q in report.questions}
     return render_template(
-        "authoring/statistics.html", item=item, report=report, flagged=flagged, which=which
+        "authoring/statistics.html",
+        item=item,
+        report=report,
+        flagged=flagged,
+        which=which,
+        reason_labels=REASON_LABELS,
     )
 
 
@@ -508,7 +521,9 @@ def review_queue():
             reasons = statistics.review_reasons(stats)
             if reasons and reasons != [statistics.NOT_ENOUGH_DATA]:
                 flagged.append((item, stats, reasons))
-    return render_template("authoring/review_queue.html", flagged=flagged, form=PostForm())
+    return render_template(
+        "authoring/review_queue.html", flagged=flagged, form=PostForm(), reason_labels=REASON_LABELS
+    )
 
 
 @bp.route("/quizzes/<int:item_id>/questions/<name>/retire", methods=["POST"])

@@ -203,17 +203,25 @@ def read_catalog(root: Path) -> Catalog:
     return Catalog(tuple(tracks))
 
 
-def _read_track(reader: _Reader, folder: Path) -> TrackSpec | None:
-    path = folder / "track.toml"
+def _manifest(reader: _Reader, path: Path):
+    """A track.toml or course.toml: its data, lines and title, with the checks both share."""
     loaded = reader.toml(path)
     if loaded is None:
         return None
     data, lines = loaded
-    if not SLUG.match(folder.name):
-        reader.error(path, 1, f"folder name {folder.name!r} is not a slug (a-z, 0-9, -)")
+    if not SLUG.match(path.parent.name):
+        reader.error(path, 1, f"folder name {path.parent.name!r} is not a slug (a-z, 0-9, -)")
     title = _tr(data.get("title"))
     if title is None:
         reader.error(path, _line_of(lines, "title"), "title needs a non-empty zh text")
+    return data, lines, title or Tr(path.parent.name)
+
+
+def _read_track(reader: _Reader, folder: Path) -> TrackSpec | None:
+    path = folder / "track.toml"
+    if (manifest := _manifest(reader, path)) is None:
+        return None
+    data, lines, title = manifest
     roles = data.get("job_roles", [])
     for role in roles if isinstance(roles, list) else [roles]:
         if role not in JobRole.__members__.values():
@@ -233,7 +241,7 @@ def _read_track(reader: _Reader, folder: Path) -> TrackSpec | None:
             reader.error(path, _line_of(lines, "courses"), f"course folder {extra!r} not listed")
     return TrackSpec(
         slug=folder.name,
-        title=title or Tr(folder.name),
+        title=title,
         summary=_tr(data.get("summary")) or Tr(""),
         job_roles=tuple(roles) if isinstance(roles, list) else (),
         requires=tuple(data.get("requires", [])),
@@ -244,15 +252,9 @@ def _read_track(reader: _Reader, folder: Path) -> TrackSpec | None:
 
 def _read_course(reader: _Reader, folder: Path) -> CourseSpec | None:
     path = folder / "course.toml"
-    loaded = reader.toml(path)
-    if loaded is None:
+    if (manifest := _manifest(reader, path)) is None:
         return None
-    data, lines = loaded
-    if not SLUG.match(folder.name):
-        reader.error(path, 1, f"folder name {folder.name!r} is not a slug (a-z, 0-9, -)")
-    title = _tr(data.get("title"))
-    if title is None:
-        reader.error(path, _line_of(lines, "title"), "title needs a non-empty zh text")
+    data, lines, title = manifest
     delivery = data.get("delivery", "online")
     if delivery not in DELIVERIES:
         reader.error(path, _line_of(lines, "delivery"), f"delivery must be one of {DELIVERIES}")
@@ -260,7 +262,7 @@ def _read_course(reader: _Reader, folder: Path) -> CourseSpec | None:
     details = {k: data[k] for k in ("days", "audience", "goals", "course_book") if k in data}
     return CourseSpec(
         slug=folder.name,
-        title=title or Tr(folder.name),
+        title=title,
         summary=_tr(data.get("summary")) or Tr(""),
         requires=tuple(data.get("requires", [])),
         delivery=delivery,

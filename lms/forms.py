@@ -54,7 +54,7 @@ class SignOffForm(FlaskForm):
 
 class EssayGradeForm(FlaskForm):
     percent = DecimalField(
-        _l("Score (% of the mark)"), validators=[InputRequired(), NumberRange(min=0, max=100)]
+        _l("Score (percent of the mark)"), validators=[InputRequired(), NumberRange(min=0, max=100)]
     )
     comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
 
@@ -169,7 +169,7 @@ class SubmitDraftForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
+    comment = TextAreaField(_l("Reviewer's comment"), validators=[Length(max=2000)])
 
 
 class SettingsForm(FlaskForm):

@@ -222,13 +222,11 @@ def review_attempt(attempt_id: int):
 @bp.route("/transcript")
 def transcript():
     """Every course the learner completed, with score, date and version."""
-    completions = db.session.scalars(
-        select(Completion)
-        .where(Completion.user_id == current_user.id)
-        .options(selectinload(Completion.course))
-        .order_by(Completion.completed_at.desc())
-    ).all()
-    return render_template("learning/transcript.html", user=current_user, completions=completions)
+    return render_template(
+        "learning/transcript.html",
+        user=current_user,
+        completions=progress.transcript(current_user.id),
+    )
 
 
 @bp.route("/certificates/<code>")

@@ -91,6 +91,17 @@ def completions_of(user_id: int) -> dict[int, Completion]:
     return {c.course_id: c for c in rows}
 
 
+def transcript(user_id: int) -> list[Completion]:
+    """Every completion record of a person, newest first, superseded ones included."""
+    query = (
+        select(Completion)
+        .where(Completion.user_id == user_id)
+        .options(selectinload(Completion.course))
+        .order_by(Completion.completed_at.desc(), Completion.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
 @dataclass(frozen=True)
 class CourseCycle:
     """The cycle a learner works in, and the completion that counts (None until earned)."""

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from . import progress
 from .extensions import db
 from .models import Completion, Role, User
 
@@ -37,10 +38,6 @@ def index():
 def person(user_id: int):
     """One person's transcript."""
     user = db.get_or_404(User, user_id)
-    completions = db.session.scalars(
-        select(Completion)
-        .where(Completion.user_id == user.id)
-        .options(selectinload(Completion.course))
-        .order_by(Completion.completed_at.desc())
-    ).all()
-    return render_template("learning/transcript.html", user=user, completions=completions)
+    return render_template(
+        "learning/transcript.html", user=user, completions=progress.transcript(user.id)
+    )

@@ -50,12 +50,15 @@ def test_every_endpoint_is_public_or_behind_a_gate(app):
         assert rule.endpoint in PUBLIC | SIGNED_IN or blueprint in GATES, rule.endpoint
 
 
+@pytest.mark.parametrize("locale", ["zh", "en"])
 @pytest.mark.parametrize("role", [None, *Role])
-def test_access_matrix(app, make_user, role):
+def test_access_matrix(app, make_user, role, locale):
     if role is None:
         client = app.test_client()
     else:
-        client = app.test_client(user=make_user(f"user-{role}", roles={role}))
+        user = make_user(f"user-{role}", roles={role})
+        user.locale = locale
+        client = app.test_client(user=user)
     for rule, method in rules(app):
         if rule.endpoint in PUBLIC:
             continue
