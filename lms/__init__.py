@@ -50,6 +50,8 @@ def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        # A roster of some thousands of staff is posted back once to be confirmed.
+        "MAX_FORM_MEMORY_SIZE": 16 * 1024 * 1024,
     }
 
 

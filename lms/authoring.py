@@ -607,3 +607,16 @@ def _save_track(track: Track, form: TrackForm) -> None:
     )
     details = {"job_roles": sorted(roles), "requires": sorted(form.requires.data)}
     audit.record(current_user, "track", f"track:{track.slug}", details, utcnow())
+
+
+@bp.route("/quizzes/<int:item_id>/<language>.gift")
+def download_gift(item_id: int, language: str):
+    """A quiz's questions as published, in one language, as a GIFT file."""
+    item = _load_quiz(item_id)
+    if language not in export.LANGUAGES:
+        abort(404)
+    return Response(
+        export.quiz_gift(item, language),
+        mimetype="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{item.key}.{language}.gift"'},
+    )

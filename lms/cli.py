@@ -13,12 +13,12 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import audit, drafts, publishing
+from . import audit, drafts, publishing, roster
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .export import LANGUAGES, course_items, quiz_gift
 from .extensions import db
 from .gift import QTYPES, GiftError, parse_gift
-from .models import AuditEvent, Course, ItemKind, JobRole, Role, User
+from .models import AuditEvent, Course, ItemKind, JobRole, Role, User, utcnow
 
 courses_cli = AppGroup("courses", help="Check and load the course files.")
 gift_cli = AppGroup("gift", help="Check, import and export GIFT quiz files.")
@@ -222,7 +222,36 @@ def verify_audit() -> None:
     click.echo(f"{count} entries, chain intact")
 
 
+staff_cli = AppGroup("staff", help="The staff roster from HR.")
+
+
+@staff_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
+@click.option("--full", is_flag=True, help="The file lists everyone: deactivate who is not in it.")
+def import_staff(file: Path, dry_run: bool, full: bool) -> None:
+    """Create and update staff accounts from a roster CSV, all or nothing."""
+    try:
+        plan = roster.prepare_import(roster.decode_roster(file.read_bytes()), full)
+    except roster.RosterError as e:
+        for error in e.errors:
+            click.echo(roster.format_error(*error), err=True)
+        sys.exit(1)
+    if dry_run:
+        click.echo("dry run: nothing is written")
+    for line in roster.describe(plan):
+        click.echo(line)
+    if dry_run:
+        click.echo(plan.summary)
+        return
+    # The operator at the console has no account: the entry's actor stays empty.
+    summary = roster.apply_import(plan, None, utcnow())
+    db.session.commit()
+    click.echo(summary)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(courses_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(gift_cli)
+    app.cli.add_command(staff_cli)

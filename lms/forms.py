@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileSize
 from wtforms import (
     BooleanField,
+    DateField,
     DecimalField,
     IntegerField,
     PasswordField,
@@ -20,6 +21,7 @@ from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,
+    Optional,
     Regexp,
 )
 
@@ -181,3 +183,56 @@ class SettingsForm(FlaskForm):
 class TrackForm(CourseForm):
     job_roles = SelectMultipleField(_l("Assigned to the job roles"))
     requires = SelectMultipleField(_l("Requires the tracks"))
+
+
+class RosterForm(FlaskForm):
+    upload = FileField(_l("Staff roster (CSV)"), validators=[FileSize(max_size=4 * 1024 * 1024)])
+    # The checked file's text, posted back with the confirmation instead of a second upload.
+    text = TextAreaField()
+    full = BooleanField(_l("Full roster: deactivate active staff who are not in the file"))
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not self.upload.data and not self.text.data:
+            self.upload.errors.append(_l("Choose a CSV file."))
+            return False
+        return True
+
+
+class GroupForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    rule_job_role = SelectField(_l("Rule: job role"))
+    rule_level = StringField(_l("Rule: level"), validators=[Length(max=40)])
+    rule_branch = StringField(_l("Rule: branch"), validators=[Length(max=120)])
+
+
+class MemberForm(FlaskForm):
+    person = StringField(
+        _l("Employee number or username"), validators=[DataRequired(), Length(max=80)]
+    )
+
+
+class AssignmentForm(FlaskForm):
+    target = SelectField(_l("Assign to"))
+    person = StringField(_l("Employee number or username"), validators=[Length(max=80)])
+    what = SelectField(_l("Track or course"))
+    is_mandatory = BooleanField(_l("Mandatory"), default=True)
+    due_date = DateField(_l("Due on"), validators=[Optional()])
+    due_days = IntegerField(_l("or due N days after"), validators=[Optional(), NumberRange(min=0)])
+    due_from = SelectField(
+        _l("counted from"),
+        choices=[
+            SelectChoice("assignment", _l("the assignment")),
+            SelectChoice("hire", _l("the hire date")),
+        ],
+    )
+    valid_months = IntegerField(
+        _l("Completion valid for N months (empty = for good)"),
+        validators=[Optional(), NumberRange(min=1, max=120)],
+    )
+    window_days = IntegerField(
+        _l("Reassigned N days before it expires"),
+        default=30,
+        validators=[InputRequired(), NumberRange(min=0, max=365)],
+    )

@@ -26,8 +26,8 @@ def require_learner():
 
 def _course_state(course: Course) -> progress.CourseState:
     """The learner's state in a course; 403 when the course is not theirs."""
-    tracks = progress.visible_tracks(current_user)
-    state = progress.course_states(current_user.id, tracks).get(course.id)
+    plan = progress.learner_plan(current_user, utcnow().date())
+    state = progress.course_states(current_user.id, plan).get(course.id)
     if state is None:
         abort(403)
     return state
@@ -58,13 +58,14 @@ def _load_attempt(attempt_id: int) -> Attempt:
 @bp.route("/dashboard")
 def dashboard():
     """The tracks assigned to the learner, with progress."""
-    tracks = progress.visible_tracks(current_user)
-    states = progress.course_states(current_user.id, tracks)
+    plan = progress.learner_plan(current_user, utcnow().date())
+    states = progress.course_states(current_user.id, plan)
     return render_template(
         "learning/dashboard.html",
-        tracks=tracks,
+        tracks=plan.tracks,
         states=states,
-        track_states=progress.track_states(tracks, states),
+        standings=plan.standings,
+        track_states=progress.track_states(plan.tracks, states),
     )
 
 

@@ -484,3 +484,73 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()
+
+
+class GroupMember(db.Model):
+    group_id: Mapped[int] = mapped_column(ForeignKey("group.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+
+
+class Group(db.Model):
+    """People trained together: named by hand, or by a rule on job role, level and branch.
+
+    A rule group's members are computed from the people's current post, so they follow every
+    change of job role, level or branch without anyone editing the group.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    rule_job_role: Mapped[str | None] = mapped_column(String(40))
+    rule_level: Mapped[str | None] = mapped_column(String(40))
+    rule_branch: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    manual_members: Mapped[list[User]] = relationship(secondary="group_member")
+
+    @property
+    def is_rule(self) -> bool:
+        return any((self.rule_job_role, self.rule_level, self.rule_branch))
+
+    def rule_conditions(self) -> list:
+        """SQL conditions on User that a rule group's members meet."""
+        pairs = (
+            (User.job_role, self.rule_job_role),
+            (User.level, self.rule_level),
+            (User.branch, self.rule_branch),
+        )
+        return [column == value for column, value in pairs if value]
+
+    def members(self):
+        """A select() of the group's active members, for the view to page or count."""
+        query = select(User).where(User.is_active)
+        if self.is_rule:
+            return query.where(*self.rule_conditions())
+        return query.join(GroupMember, GroupMember.user_id == User.id).where(
+            GroupMember.group_id == self.id
+        )
+
+
+class Assignment(db.Model):
+    """A track or course assigned to a group or a person, with its due date and validity."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("group.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("track.id"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id"))
+    is_mandatory: Mapped[bool] = mapped_column(default=True)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    # Or due N days after the person's hire date ("hire") or after the assignment ("assignment").
+    due_days: Mapped[int | None] = mapped_column()
+    due_from: Mapped[str] = mapped_column(String(20), default="assignment")
+    # Recertification: a completion is valid this many months; reassigned `window_days` before.
+    valid_months: Mapped[int | None] = mapped_column()
+    window_days: Mapped[int] = mapped_column(default=30)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    group: Mapped[Group | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    track: Mapped[Track | None] = relationship()
+    course: Mapped[Course | None] = relationship()

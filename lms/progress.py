@@ -7,15 +7,18 @@ the view does, once.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from . import audit
+from . import audit, requirements
 from . import completion as rules
+from .compliance import Standing
 from .extensions import db
 from .gift import question_from_dict
 from .grading import correct_response, feedback_for, grade
@@ -30,7 +33,6 @@ from .models import (
     Track,
     User,
     course_prerequisite_table,
-    track_prerequisite_table,
 )
 from .statistics import AttemptRow
 
@@ -66,21 +68,44 @@ def track_states(tracks: list[Track], states: dict[int, CourseState]) -> dict[in
     return result
 
 
-def visible_tracks(user: User) -> list[Track]:
-    """The tracks assigned to the user's job role, each preceded by the tracks it requires."""
-    assigned = db.session.scalars(Track.assigned_to(user.job_role)).all()
-    edges = db.session.execute(select(track_prerequisite_table)).all()
-    requires: dict[int, list[int]] = {}
-    for track_id, required_id in edges:
-        requires.setdefault(track_id, []).append(required_id)
-    ids = rules.with_prerequisites([t.id for t in assigned], requires)
-    tracks = db.session.scalars(
-        select(Track)
-        .where(Track.id.in_(ids), Track.is_active)
-        .options(selectinload(Track.courses), selectinload(Track.requires))
-    ).all()
-    by_id = {t.id: t for t in tracks}
-    return [by_id[i] for i in ids if i in by_id]
+@dataclass(frozen=True)
+class Plan:
+    """A learner's training: the tracks to show, the courses required of them, and where they
+    stand on each."""
+
+    tracks: list[Track]
+    course_ids: set[int]
+    standings: dict[int, Standing]
+    completions: dict[int, Completion]
+    # (course, cycle, item) of every item the learner has done.
+    done: list[tuple[int, int, int]]
+
+
+def learner_plan(user: User, today: date) -> Plan:
+    """Courses from the job role's tracks and assignments, with the tracks they require first."""
+    cat = requirements.catalogue()
+    latest = requirements.latest_completions([user.id])
+    done = list(
+        db.session.execute(
+            select(ItemProgress.course_id, ItemProgress.cycle, ItemProgress.item_id).where(
+                ItemProgress.user_id == user.id
+            )
+        )
+    )
+    begun = {(user.id, course_id) for course_id, _cycle, _item in done}
+    standings = requirements.standings([user], cat, today, latest, begun)[user.id]
+    course_ids = set(standings)
+    assigned = sorted(
+        {cat.courses[c].track_id for c in course_ids},
+        key=lambda t: (cat.tracks[t].position, t),
+    )
+    requires = {t.id: [r.id for r in t.requires] for t in cat.tracks.values()}
+    track_ids = [t for t in rules.with_prerequisites(assigned, requires) if t in cat.tracks]
+    for track_id in track_ids:
+        if track_id not in assigned:
+            course_ids.update(cat.courses_of(track_id))
+    completions = {course_id: c for (_user, course_id), c in latest.items()}
+    return Plan([cat.tracks[t] for t in track_ids], course_ids, standings, completions, done)
 
 
 def completions_of(user_id: int) -> dict[int, Completion]:
@@ -121,23 +146,15 @@ def course_cycle(user_id: int, course: Course) -> CourseCycle:
     return _cycle(course, completions_of(user_id).get(course.id))
 
 
-def course_states(user_id: int, tracks: list[Track]) -> dict[int, CourseState]:
-    """Progress of every active course of these tracks, in a constant number of queries."""
-    courses = [c for t in tracks for c in t.courses if c.is_active]
+def course_states(user_id: int, plan: Plan) -> dict[int, CourseState]:
+    """Progress in every course of the plan, in a constant number of queries."""
+    tracks = plan.tracks
+    courses = [c for t in tracks for c in t.courses if c.id in plan.course_ids]
     ids = [c.id for c in courses]
-    totals = dict(
-        db.session.execute(
-            _required(select(Item.course_id, func.count()), ids).group_by(Item.course_id)
-        ).all()
-    )
-    done_rows = db.session.execute(
-        _required(select(Item.course_id, ItemProgress.cycle, func.count()), ids)
-        .join(ItemProgress, ItemProgress.item_id == Item.id)
-        .where(ItemProgress.user_id == user_id)
-        .group_by(Item.course_id, ItemProgress.cycle)
-    ).all()
-    done = {(course_id, cycle): n for course_id, cycle, n in done_rows}
-    latest = completions_of(user_id)
+    required = dict(db.session.execute(_required(select(Item.id, Item.course_id), ids)).all())
+    totals = Counter(required.values())
+    done = Counter((c, cycle) for c, cycle, item in plan.done if item in required)
+    latest = plan.completions
     cycles = {c.id: _cycle(c, latest.get(c.id)) for c in courses}
     completed = {course_id for course_id, cc in cycles.items() if cc.completion}
     completed |= {course_id for course_id, record in latest.items() if course_id not in cycles}
@@ -519,7 +536,7 @@ def _describe(question, response) -> str:
     if question.qtype == "multiresponse":
         return "; ".join(question.choices[i].text for i in response)
     if question.qtype == "truefalse":
-        return "✓" if response else "✗"
+        return gettext("True") if response else gettext("False")
     if question.qtype == "matching":
         pairs = enumerate(question.pairs)
         return "; ".join(f"{p.left} → {response.get(i, '')}" for i, p in pairs if p.left)

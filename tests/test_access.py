@@ -35,6 +35,10 @@ ARGS = {
     "new": 2,
     "number": 1,
     "name": "x",
+    "group_id": 1,
+    "assignment_id": 1,
+    "language": "zh",
+    "fmt": "csv",
 }
 
 

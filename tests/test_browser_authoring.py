@@ -168,6 +168,7 @@ def build_module_and_send_to_review(site: Site, page: Page) -> None:
     expect(page.locator("main")).to_contain_text(site.zh("%(n)d questions") % {"n": 3})
     for name in ("first-step", "privacy", "hotline"):
         expect(page.get_by_role("listitem").filter(has_text=name)).to_be_visible()
+    expect(page.locator('textarea[name="text"]')).to_be_hidden()  # carried to the confirm step
     checkpoint(page, "authoring-2-import-preview")
     page.get_by_role("button", name=site.zh("Add these questions to the quiz")).click()
     expect(page).to_have_url(re.compile(f"/draft/items/{QUIZ}$"))

@@ -1,0 +1,238 @@
+"""What is required of whom: job-role tracks, assignments to groups and people, and standings.
+
+Everything here works on a batch of people in a constant number of queries, so the learner's
+dashboard and HR's matrix of thousands of people cost the same per page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from . import compliance
+from .compliance import Rule, Standing
+from .extensions import db
+from .models import (
+    Assignment,
+    Attempt,
+    Completion,
+    Course,
+    Group,
+    GroupMember,
+    Item,
+    ItemProgress,
+    Track,
+    User,
+)
+
+JOB_ROLE_RULE = Rule()
+
+
+def _rule(assignment: Assignment) -> Rule:
+    return Rule(
+        is_mandatory=assignment.is_mandatory,
+        due_date=assignment.due_date,
+        due_days=assignment.due_days,
+        due_from=assignment.due_from,
+        valid_months=assignment.valid_months,
+        window_days=assignment.window_days,
+        assigned_on=assignment.created_at.date(),
+    )
+
+
+def groups_of(users: list[User]) -> dict[int, list[Group]]:
+    """Each person's groups: manual ones by membership, rule ones by their current post."""
+    member = and_(GroupMember.group_id == Group.id, GroupMember.user_id.in_([u.id for u in users]))
+    rows = db.session.execute(
+        select(Group, GroupMember.user_id).outerjoin(GroupMember, member)
+    ).all()
+    result: dict[int, list[Group]] = defaultdict(list)
+    for group, user_id in rows:
+        if user_id is not None:
+            result[user_id].append(group)
+    for group in {g for g, _user in rows if g.is_rule}:
+        for user in users:
+            if _matches(group, user):
+                result[user.id].append(group)
+    return result
+
+
+def _matches(group: Group, user: User) -> bool:
+    wanted = (
+        (group.rule_job_role, user.job_role),
+        (group.rule_level, user.level),
+        (group.rule_branch, user.branch),
+    )
+    return all(rule is None or rule == value for rule, value in wanted)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The active tracks with their active courses, loaded once for a batch."""
+
+    tracks: dict[int, Track]
+    courses: dict[int, Course]
+    job_role_tracks: dict[str, list[int]]
+
+    def courses_of(self, track_id: int) -> list[int]:
+        track = self.tracks.get(track_id)
+        return [c.id for c in track.courses if c.is_active] if track else []
+
+
+def catalogue() -> Catalogue:
+    tracks = db.session.scalars(
+        select(Track)
+        .where(Track.is_active)
+        .options(
+            selectinload(Track.courses), selectinload(Track.requires), selectinload(Track.job_roles)
+        )
+    ).all()
+    courses = {c.id: c for t in tracks for c in t.courses if c.is_active}
+    roles: dict[str, list[int]] = defaultdict(list)
+    for track in tracks:
+        for role in track.job_roles:
+            roles[role.job_role].append(track.id)
+    return Catalogue({t.id: t for t in tracks}, courses, roles)
+
+
+def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:
+    """Per person, per course: the rule that counts (the strictest of all that apply)."""
+    groups = groups_of(users)
+    group_ids = {g.id for gs in groups.values() for g in gs}
+    assignments = db.session.scalars(
+        select(Assignment).where(
+            Assignment.is_active,
+            or_(
+                Assignment.user_id.in_([u.id for u in users]),
+                Assignment.group_id.in_(group_ids),
+            ),
+        )
+    ).all()
+    result = {}
+    for user in users:
+        candidates: dict[int, list[Rule]] = defaultdict(list)
+        for track_id in cat.job_role_tracks.get(user.job_role or "", []):
+            for course_id in cat.courses_of(track_id):
+                candidates[course_id].append(JOB_ROLE_RULE)
+        mine = {g.id for g in groups.get(user.id, [])}
+        for assignment in assignments:
+            if assignment.user_id == user.id or assignment.group_id in mine:
+                for course_id in _courses(assignment, cat):
+                    candidates[course_id].append(_rule(assignment))
+        result[user.id] = {
+            course_id: compliance.strictest(rules, user.hire_date)
+            for course_id, rules in candidates.items()
+        }
+    return result
+
+
+def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:
+    if assignment.course_id is not None:
+        return [assignment.course_id] if assignment.course_id in cat.courses else []
+    return cat.courses_of(assignment.track_id or 0)
+
+
+def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Completion]:
+    """Each person's latest completion of each course."""
+    rows = db.session.scalars(
+        select(Completion)
+        .where(Completion.user_id.in_(list(user_ids)))
+        .order_by(Completion.cycle, Completion.id)
+    )
+    return {(c.user_id, c.course_id): c for c in rows}
+
+
+def started(user_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """(person, course) pairs with an item done or a quiz attempted."""
+    ids = list(user_ids)
+    done = select(ItemProgress.user_id, ItemProgress.course_id).where(ItemProgress.user_id.in_(ids))
+    tried = select(Attempt.user_id, Item.course_id).join(Item).where(Attempt.user_id.in_(ids))
+    return set(db.session.execute(done.union(tried)).all())
+
+
+def standings(
+    users: list[User],
+    cat: Catalogue,
+    today: date,
+    completions: dict[tuple[int, int], Completion],
+    begun: set[tuple[int, int]],
+) -> dict[int, dict[int, Standing]]:
+    """Per person, per required course: where they stand today, from their latest completions
+    and the (person, course) pairs they have begun."""
+    rules = rules_of(users, cat)
+    result = {}
+    for user in users:
+        result[user.id] = {}
+        for course_id, rule in rules[user.id].items():
+            record = completions.get((user.id, course_id))
+            course = cat.courses[course_id]
+            counts = record is not None and record.course_version >= course.recertify_from
+            result[user.id][course_id] = compliance.standing(
+                rule,
+                user.hire_date,
+                record.completed_at.date() if counts else None,
+                (user.id, course_id) in begun,
+                today,
+            )
+    return result
+
+
+@dataclass(frozen=True)
+class Filters:
+    branch: str = ""
+    department: str = ""
+    job_role: str = ""
+    group_id: int | None = None
+    track_id: int | None = None
+    status: str = ""
+
+
+def people(filters: Filters):
+    """A select() of the active people the filters keep, by name."""
+    query = select(User).where(User.is_active).order_by(User.branch, User.name, User.id)
+    for column, value in (
+        (User.branch, filters.branch),
+        (User.department, filters.department),
+        (User.job_role, filters.job_role),
+    ):
+        if value:
+            query = query.where(column == value)
+    group = db.session.get(Group, filters.group_id) if filters.group_id else None
+    if group is not None:
+        query = query.where(User.id.in_(group.members().with_only_columns(User.id)))
+    return query
+
+
+def columns(cat: Catalogue, filters: Filters) -> list[Course]:
+    """The matrix's courses: the chosen track's, or every active course in curriculum order."""
+    courses = sorted(
+        cat.courses.values(), key=lambda c: (cat.tracks[c.track_id].position, c.position)
+    )
+    if filters.track_id:
+        return [c for c in courses if c.track_id == filters.track_id]
+    return courses
+
+
+@dataclass(frozen=True)
+class Row:
+    user: User
+    cells: dict[int, Standing]
+
+
+def rows_for(users: list[User], cat: Catalogue, today: date) -> list[Row]:
+    """Standings of a batch of people, in a constant number of queries."""
+    ids = [u.id for u in users]
+    table = standings(users, cat, today, latest_completions(ids), started(ids))
+    return [Row(user, table[user.id]) for user in users]
+
+
+def matching(rows: list[Row], status: str, course_ids: set[int]) -> list[Row]:
+    """Rows with at least one shown course in the given status."""
+    return [
+        r for r in rows if any(s.status == status for c, s in r.cells.items() if c in course_ids)
+    ]

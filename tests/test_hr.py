@@ -1,0 +1,172 @@
+"""HR: groups by hand and by rule, assignments with due dates, the matrix and the overdue list."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from lms.extensions import db
+from lms.models import Assignment, AuditEvent, Course, Group, JobRole, Role, Track, User, utcnow
+from tests.test_learning import RIGHT, item_id, take_quiz
+
+
+@pytest.fixture
+def hr(app, make_user):
+    return app.test_client(user=make_user("hr", roles={Role.HR}))
+
+
+@pytest.fixture
+def staff(load_courses, make_user):
+    load_courses()
+    people = {}
+    for n, (role, branch) in enumerate(
+        [
+            (JobRole.NEW_CUSTOMER_MANAGER, "东城支行"),
+            (JobRole.NEW_CUSTOMER_MANAGER, "西城支行"),
+            (JobRole.CREDIT_OFFICER, "东城支行"),
+        ]
+    ):
+        user = make_user(f"staff{n}", role)
+        user.branch, user.employee_no = branch, f"E{n:03d}"
+        people[n] = user
+    db.session.commit()
+    return people
+
+
+def course_id(slug: str) -> int:
+    return db.session.scalar(select(Course.id).where(Course.slug == slug))
+
+
+def test_a_rule_group_follows_a_change_of_post(hr, staff):
+    hr.post(
+        "/reports/groups",
+        data={
+            "name": "东城客户经理",
+            "rule_branch": "东城支行",
+            "rule_job_role": "new_customer_manager",
+        },
+    )
+    group = db.session.scalar(select(Group))
+    members = lambda: set(db.session.scalars(group.members()))  # noqa: E731
+    assert members() == {staff[0]}
+    staff[1].branch = "东城支行"  # transferred
+    db.session.commit()
+    assert members() == {staff[0], staff[1]}
+
+
+def test_a_manual_group_is_edited_by_employee_number(hr, staff):
+    hr.post("/reports/groups", data={"name": "讲座轮值", "rule_job_role": ""})
+    group = db.session.scalar(select(Group))
+    hr.post(f"/reports/groups/{group.id}", data={"person": "E002", "remove": "0"})
+    hr.post(f"/reports/groups/{group.id}", data={"person": "E000", "remove": "0"})
+    hr.post(f"/reports/groups/{group.id}", data={"person": "E000", "remove": "1"})
+    assert set(db.session.scalars(group.members())) == {staff[2]}
+    actions = [e.action for e in db.session.scalars(select(AuditEvent))]
+    assert actions == ["group", "group_member", "group_member", "group_member"]
+
+
+def test_an_assignment_to_a_group_shows_on_the_learners_dashboard_with_its_due_date(app, hr, staff):
+    hr.post("/reports/groups", data={"name": "信贷", "rule_job_role": "credit_officer"})
+    group = db.session.scalar(select(Group))
+    due = date.today() + timedelta(days=60)
+    hr.post(
+        "/reports/assignments",
+        data={
+            "target": str(group.id),
+            "what": f"course:{course_id('starter-basics')}",
+            "is_mandatory": "y",
+            "due_date": due.isoformat(),
+            "due_from": "assignment",
+            "window_days": "30",
+        },
+    )
+    assert db.session.scalar(select(Assignment)).course_id == course_id("starter-basics")
+    officer = app.test_client(user=staff[2])
+    page = officer.get("/dashboard").get_data(as_text=True)
+    assert "基础知识" in page
+    assert due.isoformat() in page
+    assert "跟班实习" not in page  # only the assigned course, not its whole track
+
+
+def test_the_matrix_filters_by_branch_and_status_and_pages(app, hr, staff, count_queries):
+    learner = app.test_client(user=staff[0])
+    learner.post(f"/items/{item_id('intro')}/done")
+    take_quiz(learner, RIGHT)
+    page = hr.get("/reports/matrix").get_data(as_text=True)
+    assert all(f"Staff{n}" in page for n in range(3))
+    east = hr.get("/reports/matrix?branch=东城支行").get_data(as_text=True)
+    assert "Staff0" in east
+    assert "Staff1" not in east
+    complete = hr.get("/reports/matrix?status=complete").get_data(as_text=True)
+    assert "Staff0" in complete
+    assert "Staff1" not in complete
+    with count_queries() as few:
+        hr.get("/reports/matrix")
+    for n in range(3, 40):
+        db.session.add(
+            User(
+                username=f"more{n}",
+                name=f"More{n}",
+                password_hash="x",
+                job_role=JobRole.NEW_CUSTOMER_MANAGER,
+                branch="北城支行",
+            )
+        )
+    db.session.commit()
+    with count_queries() as many:
+        hr.get("/reports/matrix")
+    assert many.count == few.count
+
+
+def test_overdue_lists_people_past_a_due_date(app, hr, staff):
+    overdue = Assignment(
+        user_id=staff[1].id,
+        course_id=course_id("starter-basics"),
+        due_date=date.today() - timedelta(days=1),
+        created_at=utcnow(),
+    )
+    db.session.add(overdue)
+    db.session.commit()
+    page = hr.get("/reports/overdue").get_data(as_text=True)
+    assert "Staff1" in page
+    assert "Staff0" not in page
+
+
+def test_learners_cannot_reach_hr_pages(app, staff):
+    learner = app.test_client(user=staff[0])
+    for url in ("/reports/matrix", "/reports/overdue", "/reports/groups", "/reports/assignments"):
+        assert learner.get(url).status_code == 403
+    assert db.session.scalar(select(Track.id)) is not None
+
+
+def test_the_matrix_export_has_the_columns_on_screen_and_agrees_with_the_page(app, hr, staff):
+    import csv
+    import io
+
+    learner = app.test_client(user=staff[0])
+    learner.post(f"/items/{item_id('intro')}/done")
+    take_quiz(learner, RIGHT)
+    response = hr.get("/reports/matrix.csv?branch=东城支行")
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="matrix-')
+    text = response.get_data(as_text=True).removeprefix("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["employee_id"] for r in rows] == ["E000", "E002"]
+    assert rows[0]["starter-basics.status"] == "complete"
+    assert rows[1]["starter-basics.status"] == ""  # not required of a credit officer
+    xlsx = hr.get("/reports/matrix.xlsx")
+    assert xlsx.data[:2] == b"PK"
+
+
+def test_records_export_as_csv_and_xapi(app, hr, staff):
+    import json
+
+    learner = app.test_client(user=staff[0])
+    learner.post(f"/items/{item_id('intro')}/done")
+    take_quiz(learner, {})
+    take_quiz(learner, RIGHT)
+    lines = hr.get("/reports/records.csv").get_data(as_text=True).strip().splitlines()
+    assert len(lines) == 2
+    assert ",starter-basics," in lines[1]
+    statements = json.loads(hr.get("/reports/xapi.json").get_data(as_text=True))
+    verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in statements]
+    assert sorted(verbs) == ["attempted", "attempted", "completed", "failed", "passed"]
