@@ -464,6 +464,8 @@ class Completion(db.Model):
     certificate_code: Mapped[str] = mapped_column(
         String(20), unique=True, default=new_certificate_code
     )
+    # "platform", or "external" for training done elsewhere, added by an approved request.
+    source: Mapped[str] = mapped_column(String(20), default="platform")
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
@@ -554,3 +556,47 @@ class Assignment(db.Model):
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     track: Mapped[Track | None] = relationship()
     course: Mapped[Course | None] = relationship()
+
+
+class RecordRequest(db.Model):
+    """HR's request to add a record of training done elsewhere, or to revoke a record.
+
+    Records are never edited: a request is a new event, and it counts only once a second HR
+    user approves it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "external" or "revoke"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    completion_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"), index=True)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    course: Mapped[Course] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class Reminder(db.Model):
+    """A due-soon or overdue reminder, made once per person, course, kind and due date."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # "due_soon" or "overdue"
+    due: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+
+    __table_args__ = (UniqueConstraint("user_id", "course_id", "kind", "due"),)

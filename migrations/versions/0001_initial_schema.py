@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 06:19:19.570342
+Create Date: 2026-11-29 06:30:56.141411
 
 """
 from alembic import op
@@ -166,6 +166,7 @@ def upgrade():
     sa.Column('percent', sa.Float(), nullable=True),
     sa.Column('course_version', sa.Integer(), nullable=False),
     sa.Column('certificate_code', sa.String(length=20), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_completion_course_id_course')),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_completion_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_completion')),
@@ -234,6 +235,23 @@ def upgrade():
     with op.batch_alter_table('module', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_module_course_id'), ['course_id'], unique=False)
 
+    op.create_table('reminder',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('due', sa.Date(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('emailed_at', sa.DateTime(), nullable=True),
+    sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_reminder_course_id_course')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_reminder_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder')),
+    sa.UniqueConstraint('user_id', 'course_id', 'kind', 'due', name=op.f('uq_reminder_user_id'))
+    )
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminder_user_id'), ['user_id'], unique=False)
+
     op.create_table('item',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -265,6 +283,30 @@ def upgrade():
     with op.batch_alter_table('item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_course_id'), ['course_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_module_id'), ['module_id'], unique=False)
+
+    op.create_table('record_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('completion_id', sa.Integer(), nullable=True),
+    sa.Column('completed_on', sa.Date(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('requested_at', sa.DateTime(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['completion_id'], ['completion.id'], name=op.f('fk_record_request_completion_id_completion')),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_record_request_course_id_course')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], name=op.f('fk_record_request_decided_by_id_user')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['user.id'], name=op.f('fk_record_request_requested_by_id_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_record_request_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_record_request'))
+    )
+    with op.batch_alter_table('record_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_record_request_completion_id'), ['completion_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_record_request_user_id'), ['user_id'], unique=False)
 
     op.create_table('attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -367,11 +409,20 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_attempt_item_id'))
 
     op.drop_table('attempt')
+    with op.batch_alter_table('record_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_record_request_user_id'))
+        batch_op.drop_index(batch_op.f('ix_record_request_completion_id'))
+
+    op.drop_table('record_request')
     with op.batch_alter_table('item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_module_id'))
         batch_op.drop_index(batch_op.f('ix_item_course_id'))
 
     op.drop_table('item')
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminder_user_id'))
+
+    op.drop_table('reminder')
     with op.batch_alter_table('module', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_module_course_id'))
 
