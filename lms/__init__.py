@@ -33,7 +33,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    if app.config.get("BENCHMARK"):
+        _register_benchmark(app)
     return app
+
+
+def _register_benchmark(app: Flask) -> None:
+    """bench/ only: the ceiling of this stack, a fixed page with no database and no template."""
+    page = "<!doctype html><html><head><title>ceiling</title></head><body><p>ok</p></body></html>"
+    app.add_url_rule("/bench/ceiling", "bench_ceiling", lambda: page)
 
 
 def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
@@ -89,9 +97,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, auth, authoring, learning, reports
+    from . import admin, auth, authoring, learning, reports, team
 
-    for module in (auth, learning, authoring, reports, admin):
+    for module in (auth, learning, authoring, reports, admin, team):
         app.register_blueprint(module.bp)
 
 
@@ -108,6 +116,9 @@ def _register_errors(app: Flask) -> None:
     }
 
     def render_error(code: int, message: str):
+        if code == 500:
+            # The failed request's transaction must end before the page can load the user.
+            db.session.rollback()
         return render_template("error.html", code=code, message=message), code
 
     for code, message in messages.items():

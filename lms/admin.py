@@ -4,11 +4,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from . import audit, roster
 from .extensions import db
-from .forms import RosterForm, SettingsForm
-from .models import Role, Setting, User, utcnow
+from .forms import RosterForm, SettingsForm, UserForm
+from .models import JOB_ROLE_NAMES, Role, Setting, User, utcnow
 from .publishing import SELF_PUBLISH
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -94,3 +95,67 @@ def _summary(summary: roster.ImportSummary) -> str:
         unchanged=summary.unchanged,
         deactivated=summary.deactivated,
     )
+
+
+def _user_form(user: User | None) -> UserForm:
+    form = UserForm(obj=user)
+    form.job_role.choices = [SelectChoice("", "—")] + [
+        SelectChoice(code, f"{names['zh']} / {names['en']}")
+        for code, names in JOB_ROLE_NAMES.items()
+    ]
+    form.roles.choices = [SelectChoice(r.value, r.value) for r in Role]
+    if user is not None and not form.is_submitted():
+        form.roles.data = sorted(user.role_names)
+        form.manager.data = user.manager.employee_no if user.manager else ""
+    return form
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def edit_user(user_id: int | None = None):
+    """Create or edit a person: their post, their platform roles, their password."""
+    user = db.get_or_404(User, user_id) if user_id else None
+    form = _user_form(user)
+    if form.validate_on_submit():
+        error = _save_user(user, form)
+        if error is None:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.index"))
+        db.session.rollback()
+        flash(error, "error")
+    return render_template("admin/user.html", form=form, user=user)
+
+
+def _save_user(user: User | None, form: UserForm) -> str | None:
+    """Apply the form, or say which field is wrong (nothing is kept then)."""
+    taken = select(User.id).where(User.username == form.username.data.strip())
+    if user is not None:
+        taken = taken.where(User.id != user.id)
+    if db.session.scalar(taken):
+        return _("That username is taken.")
+    manager = None
+    manager_no = (form.manager.data or "").strip()
+    if manager_no:
+        manager = db.session.scalar(select(User).where(User.employee_no == manager_no))
+        if manager is None or manager is user:
+            return _("No other person has the line manager's employee number.")
+    if user is None:
+        if not form.password.data:
+            return _("A new person needs a first password.")
+        user = User(password_hash="")
+        db.session.add(user)
+    for field in ("username", "name", "email", "branch", "department", "level"):
+        setattr(user, field, (getattr(form, field).data or "").strip())
+    user.employee_no = (form.employee_no.data or "").strip() or None
+    user.job_role = form.job_role.data or None
+    user.hire_date, user.manager_id = form.hire_date.data, manager.id if manager else None
+    user.is_active = form.is_active.data
+    user.set_roles(set(form.roles.data))
+    if form.password.data:
+        user.set_password(form.password.data)
+    db.session.flush()
+    audit.record(
+        current_user, "user", f"user:{user.id}", {"roles": sorted(form.roles.data)}, utcnow()
+    )
+    return None

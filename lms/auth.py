@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .extensions import db, login_manager
 from .forms import ChangePasswordForm, LanguageForm, LoginForm
@@ -22,7 +23,9 @@ HOME_BY_ROLE = (
 @login_manager.user_loader
 def load_user(cookie_id: str) -> User | None:
     user_id, _sep, token = cookie_id.partition(":")
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # The roles come in the same query: every request needs them for its role gate.
+    options = [joinedload(User.roles)]
+    user = db.session.get(User, int(user_id), options=options) if user_id.isdigit() else None
     return user if user and user.session_token == token and user.is_active else None
 
 

@@ -12,8 +12,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import audit, drafts, publishing, roster
+from . import audit, drafts, publishing, reminders, roster
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .export import LANGUAGES, course_items, quiz_gift
 from .extensions import db
@@ -255,3 +256,49 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(gift_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(reminders_cli)
+
+
+reminders_cli = AppGroup("reminders", help="Due-soon and overdue reminders.")
+
+
+@reminders_cli.command("send")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Remind as of this day (YYYY-MM-DD) instead of today (UTC), e.g. to back-fill.",
+)
+def send_reminders(today) -> None:
+    """Make the reminders due today and email them, one email a person; run daily from cron.
+
+    A second run on the same day makes and sends nothing. Email needs SMTP_HOST (and SMTP_PORT,
+    SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS=1, SMTP_FROM); without it only in-app reminders are
+    made.
+    """
+    made = _collect_reminders(today.date() if today else utcnow().date())
+    settings = reminders.smtp_settings(os.environ)
+    if settings is None:
+        click.echo(f"{made} new reminders, 0 emails sent")
+        click.echo("email not configured: set SMTP_HOST")
+        return
+    if not settings.sender:
+        _fail(f"{made} new reminders; email not configured: set SMTP_FROM")
+    try:
+        sent = reminders.send_email(reminders.pending(), settings)
+    except OSError as e:  # smtplib's errors included
+        # Each email already sent is committed: the next run sends only the rest.
+        _fail(f"{made} new reminders; email stopped: {e}")
+    click.echo(f"{made} new reminders, {sent} emails sent")
+
+
+def _collect_reminders(today) -> int:
+    """Make and commit the reminders, once more if an overlapping run made some meanwhile."""
+    for _attempt in range(2):
+        try:
+            made = len(reminders.collect(today))
+            db.session.commit()
+            return made
+        except (IntegrityError, OperationalError):
+            # The unique key (SQLite: the write lock) refused a reminder the other run made.
+            db.session.rollback()
+    _fail("reminders not made: another run kept writing them at the same time")

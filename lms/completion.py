@@ -108,16 +108,15 @@ def with_prerequisites(assigned: Sequence[int], requires: dict[int, list[int]]) 
     return ordered
 
 
-def current_cycle(
-    latest_cycle: int | None, latest_version: int | None, recertify_from: int
-) -> tuple[int, bool]:
+def current_cycle(latest_cycle: int | None, stands: bool, renewing: bool) -> tuple[int, bool]:
     """The cycle a learner works in for a course, and whether their latest completion counts.
 
-    A material change makes completions earned on older versions stale: the learner is assigned
-    the course again, in the next cycle, and the old record stays as it was.
+    A completion stops standing when a material change, a revocation or its expiry makes it
+    stale: the learner is assigned the course again in the next cycle, and the old record stays
+    as it was. In the renewal window before expiry it still counts while the next cycle begins.
     """
-    if latest_cycle is None or latest_version is None:
+    if latest_cycle is None:
         return 1, False
-    if latest_version >= recertify_from:
+    if stands and not renewing:
         return latest_cycle, True
-    return latest_cycle + 1, False
+    return latest_cycle + 1, stands

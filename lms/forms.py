@@ -236,3 +236,32 @@ class AssignmentForm(FlaskForm):
         default=30,
         validators=[InputRequired(), NumberRange(min=0, max=365)],
     )
+
+
+class ExternalRecordForm(FlaskForm):
+    course = SelectField(_l("Course"), coerce=int)
+    completed_on = DateField(_l("Completed on"), validators=[InputRequired()])
+    note = TextAreaField(_l("Evidence"), validators=[DataRequired(), Length(max=2000)])
+
+
+class RevokeForm(FlaskForm):
+    note = TextAreaField(_l("Why"), validators=[DataRequired(), Length(max=2000)])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    email = StringField(
+        _l("Email"),
+        validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Length(max=200)],
+    )
+    employee_no = StringField(_l("Employee number"), validators=[Length(max=40)])
+    branch = StringField(_l("Branch"), validators=[Length(max=120)])
+    department = StringField(_l("Department"), validators=[Length(max=120)])
+    job_role = SelectField(_l("Job role"))
+    level = StringField(_l("Level"), validators=[Length(max=40)])
+    hire_date = DateField(_l("Hire date"), validators=[Optional()])
+    manager = StringField(_l("Line manager (employee number)"), validators=[Length(max=40)])
+    roles = SelectMultipleField(_l("Platform roles"))
+    is_active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("New password (empty = unchanged)"), validators=[Length(max=200)])

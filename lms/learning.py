@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from . import completion as rules
-from . import progress
+from . import progress, reminders
 from .extensions import db
 from .forms import PostForm
 from .models import Attempt, Completion, Course, Item, ItemKind, Module, Role, utcnow
@@ -66,7 +66,16 @@ def dashboard():
         states=states,
         standings=plan.standings,
         track_states=progress.track_states(plan.tracks, states),
+        reminders=reminders.unread(current_user),
     )
+
+
+@bp.route("/reminders/read", methods=["POST"])
+def read_reminders():
+    """Mark the learner's reminders read."""
+    reminders.mark_read(current_user, utcnow())
+    db.session.commit()
+    return redirect(url_for("learning.dashboard"))
 
 
 @bp.route("/courses/<slug>")
@@ -77,7 +86,7 @@ def course(slug: str):
         .where(Course.slug == slug)
         .options(selectinload(Course.modules).selectinload(Module.items))
     )
-    cycle = progress.course_cycle(current_user.id, course)
+    cycle = progress.course_cycle(current_user, course)
     return render_template(
         "learning/course.html",
         course=course,
@@ -97,8 +106,8 @@ def item(item_id: int):
     if _course_state(item.course).is_locked:
         flash(_("Complete the required courses first."), "error")
         return redirect(url_for("learning.course", slug=item.course.slug))
-    attempts = progress.attempts_of(current_user.id, item)
-    cycle = progress.course_cycle(current_user.id, item.course).cycle
+    attempts = progress.attempts_of(current_user, item)
+    cycle = progress.course_cycle(current_user, item.course).cycle
     return render_template(
         f"learning/{item.kind}.html",
         item=item,
@@ -147,7 +156,7 @@ def start_attempt(item_id: int):
     except IntegrityError:
         # Another request started one at the same moment: continue that one.
         db.session.rollback()
-        attempt = next((a for a in progress.attempts_of(current_user.id, item) if a.is_open), None)
+        attempt = next((a for a in progress.attempts_of(current_user, item) if a.is_open), None)
         if attempt is None:
             abort(409)
     return redirect(url_for("learning.attempt", attempt_id=attempt.id))
@@ -208,7 +217,7 @@ def review_attempt(attempt_id: int):
     attempt = _load_attempt(attempt_id)
     if attempt.is_open:
         return redirect(url_for("learning.attempt", attempt_id=attempt.id))
-    used = len(progress.attempts_of(current_user.id, attempt.item))
+    used = len(progress.attempts_of(current_user, attempt.item))
     view = rules.review_view(attempt.item.review, progress.is_review_final(attempt, used))
     return render_template(
         "learning/review.html",
@@ -216,7 +225,7 @@ def review_attempt(attempt_id: int):
         item=attempt.item,
         view=view,
         attempts_left=rules.attempts_left(attempt.item.max_attempts, used),
-        completion=progress.course_cycle(current_user.id, attempt.item.course).completion,
+        completion=progress.course_cycle(current_user, attempt.item.course).completion,
     )
 
 

@@ -85,6 +85,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    manager: Mapped[User | None] = relationship(remote_side=[id])
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -466,6 +467,8 @@ class Completion(db.Model):
     )
     # "platform", or "external" for training done elsewhere, added by an approved request.
     source: Mapped[str] = mapped_column(String(20), default="platform")
+    # Set by the queries that load it (an approved revocation is a separate event).
+    is_revoked = False
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()

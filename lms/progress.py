@@ -13,12 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import selectinload
 
 from . import audit, requirements
 from . import completion as rules
-from .compliance import Standing
+from .compliance import Standing, Status
 from .extensions import db
 from .gift import question_from_dict
 from .grading import correct_response, feedback_for, grade
@@ -33,6 +33,7 @@ from .models import (
     Track,
     User,
     course_prerequisite_table,
+    utcnow,
 )
 from .statistics import AttemptRow
 
@@ -77,21 +78,25 @@ class Plan:
     course_ids: set[int]
     standings: dict[int, Standing]
     completions: dict[int, Completion]
-    # (course, cycle, item) of every item the learner has done.
+    # (course, cycle, item) of every required item the learner has done.
     done: list[tuple[int, int, int]]
+    # The course of every active required item.
+    required: dict[int, int]
 
 
 def learner_plan(user: User, today: date) -> Plan:
     """Courses from the job role's tracks and assignments, with the tracks they require first."""
     cat = requirements.catalogue()
     latest = requirements.latest_completions([user.id])
-    done = list(
-        db.session.execute(
-            select(ItemProgress.course_id, ItemProgress.cycle, ItemProgress.item_id).where(
-                ItemProgress.user_id == user.id
-            )
-        )
-    )
+    # One query for both the required items and what the learner has done of them.
+    mine = and_(ItemProgress.item_id == Item.id, ItemProgress.user_id == user.id)
+    rows = db.session.execute(
+        select(Item.id, Item.course_id, ItemProgress.cycle)
+        .outerjoin(ItemProgress, mine)
+        .where(Item.is_active, Item.is_required)
+    ).all()
+    required = {item_id: course_id for item_id, course_id, _cycle in rows}
+    done = [(course_id, cycle, item_id) for item_id, course_id, cycle in rows if cycle]
     begun = {(user.id, course_id) for course_id, _cycle, _item in done}
     standings = requirements.standings([user], cat, today, latest, begun)[user.id]
     course_ids = set(standings)
@@ -105,15 +110,8 @@ def learner_plan(user: User, today: date) -> Plan:
         if track_id not in assigned:
             course_ids.update(cat.courses_of(track_id))
     completions = {course_id: c for (_user, course_id), c in latest.items()}
-    return Plan([cat.tracks[t] for t in track_ids], course_ids, standings, completions, done)
-
-
-def completions_of(user_id: int) -> dict[int, Completion]:
-    """The user's latest completion per course, current or not."""
-    rows = db.session.scalars(
-        select(Completion).where(Completion.user_id == user_id).order_by(Completion.cycle)
-    )
-    return {c.course_id: c for c in rows}
+    tracks = [cat.tracks[t] for t in track_ids]
+    return Plan(tracks, course_ids, standings, completions, done, required)
 
 
 def transcript(user_id: int) -> list[Completion]:
@@ -135,15 +133,22 @@ class CourseCycle:
     completion: Completion | None
 
 
-def _cycle(course: Course, latest: Completion | None) -> CourseCycle:
-    cycle, counts = rules.current_cycle(
-        latest and latest.cycle, latest and latest.course_version, course.recertify_from
+def _cycle(course: Course, latest: Completion | None, standing: Standing | None) -> CourseCycle:
+    stands = requirements.stands(course, latest) and (
+        standing is None or standing.status != Status.EXPIRED
     )
+    renewing = standing is not None and standing.status == Status.RENEWAL_DUE
+    cycle, counts = rules.current_cycle(latest and latest.cycle, stands, renewing)
     return CourseCycle(cycle, latest if counts else None)
 
 
-def course_cycle(user_id: int, course: Course) -> CourseCycle:
-    return _cycle(course, completions_of(user_id).get(course.id))
+def course_cycle(user: User, course: Course) -> CourseCycle:
+    """The learner's cycle in one course, from their latest record and their requirement."""
+    latest = requirements.latest_completions([user.id])
+    standing = requirements.standings(
+        [user], requirements.catalogue(), utcnow().date(), latest, set()
+    )[user.id].get(course.id)
+    return _cycle(course, latest.get((user.id, course.id)), standing)
 
 
 def course_states(user_id: int, plan: Plan) -> dict[int, CourseState]:
@@ -151,11 +156,10 @@ def course_states(user_id: int, plan: Plan) -> dict[int, CourseState]:
     tracks = plan.tracks
     courses = [c for t in tracks for c in t.courses if c.id in plan.course_ids]
     ids = [c.id for c in courses]
-    required = dict(db.session.execute(_required(select(Item.id, Item.course_id), ids)).all())
-    totals = Counter(required.values())
-    done = Counter((c, cycle) for c, cycle, item in plan.done if item in required)
+    totals = Counter(plan.required.values())
+    done = Counter((c, cycle) for c, cycle, _item in plan.done)
     latest = plan.completions
-    cycles = {c.id: _cycle(c, latest.get(c.id)) for c in courses}
+    cycles = {c.id: _cycle(c, latest.get(c.id), plan.standings.get(c.id)) for c in courses}
     completed = {course_id for course_id, cc in cycles.items() if cc.completion}
     completed |= {course_id for course_id, record in latest.items() if course_id not in cycles}
     requires = _course_requirements(ids, tracks)
@@ -168,10 +172,6 @@ def course_states(user_id: int, plan: Plan) -> dict[int, CourseState]:
         )
         for c in courses
     }
-
-
-def _required(query, ids: list[int]):
-    return query.where(Item.course_id.in_(ids), Item.is_active, Item.is_required)
 
 
 def _course_requirements(ids: list[int], tracks: list[Track]) -> dict[int, set[int]]:
@@ -210,7 +210,7 @@ def mark_done(
 
     `version` is the course version the work was done on (an attempt keeps the one it began on).
     """
-    cycle = course_cycle(user.id, item.course).cycle
+    cycle = course_cycle(user, item.course).cycle
     if item.id in done_item_ids(user.id, item.course_id, cycle):
         return
     db.session.add(
@@ -273,12 +273,12 @@ class AttemptLimitReached(Exception):
     """No attempt is left on this quiz."""
 
 
-def attempts_of(user_id: int, item: Item) -> list[Attempt]:
+def attempts_of(user: User, item: Item) -> list[Attempt]:
     """The learner's attempts at a quiz in their current cycle of its course."""
-    cycle = course_cycle(user_id, item.course).cycle
+    cycle = course_cycle(user, item.course).cycle
     query = (
         select(Attempt)
-        .where(Attempt.user_id == user_id, Attempt.item_id == item.id, Attempt.cycle == cycle)
+        .where(Attempt.user_id == user.id, Attempt.item_id == item.id, Attempt.cycle == cycle)
         .order_by(Attempt.number)
     )
     return list(db.session.scalars(query))
@@ -290,7 +290,7 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     Two starts at the same moment meet the unique keys on (user, quiz, number) and on the one
     open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
     """
-    attempts = attempts_of(user.id, item)
+    attempts = attempts_of(user, item)
     open_attempt = next((a for a in attempts if a.is_open), None)
     if open_attempt:
         return open_attempt
@@ -306,7 +306,7 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
         user_id=user.id,
         item_id=item.id,
         number=(previous or 0) + 1,
-        cycle=course_cycle(user.id, item.course).cycle,
+        cycle=course_cycle(user, item.course).cycle,
         language=language,
         course_version=item.course.version,
         started_at=now,

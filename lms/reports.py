@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -18,17 +20,38 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, exists, extract, func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from . import audit, exports, progress, requirements, tabular
-from .compliance import Status
+from . import audit, charts, compliance, exports, progress, records, requirements, tabular
+from .compliance import Standing, Status
 from .extensions import db
-from .forms import AssignmentForm, GroupForm, MemberForm, PostForm
-from .models import JOB_ROLE_NAMES, Assignment, Completion, Group, Role, Track, User, utcnow
+from .forms import (
+    AssignmentForm,
+    ExternalRecordForm,
+    GroupForm,
+    MemberForm,
+    PostForm,
+    RevokeForm,
+)
+from .models import (
+    JOB_ROLE_NAMES,
+    Assignment,
+    Attempt,
+    Completion,
+    Course,
+    Group,
+    Item,
+    RecordRequest,
+    Role,
+    Track,
+    User,
+    utcnow,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -77,11 +100,28 @@ def index():
 
 @bp.route("/people/<int:user_id>")
 def person(user_id: int):
-    """One person's transcript."""
+    """One person: their standing on each requirement, their records, and record requests."""
     user = db.get_or_404(User, user_id)
+    cat = requirements.catalogue()
+    row = requirements.rows_for([user], cat, utcnow().date())[0]
     return render_template(
-        "learning/transcript.html", user=user, completions=progress.transcript(user.id)
+        "reports/person.html",
+        user=user,
+        standings=[(cat.courses[c], s) for c, s in row.cells.items()],
+        completions=progress.transcript(user.id),
+        revoked=records.revoked_ids(user.id),
+        form=_external_form(),
+        revoke_form=RevokeForm(),
     )
+
+
+def _external_form() -> ExternalRecordForm:
+    form = ExternalRecordForm()
+    form.course.choices = [
+        SelectChoice(c.id, c.title_zh)
+        for c in db.session.scalars(select(Course).where(Course.is_active).order_by(Course.slug))
+    ]
+    return form
 
 
 def _filters() -> requirements.Filters:
@@ -356,3 +396,246 @@ def export_xapi():
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@bp.route("/people/<int:user_id>/record", methods=["POST"])
+def request_external_record(user_id: int):
+    """Ask to record training the person did elsewhere; a second HR user approves it."""
+    user = db.get_or_404(User, user_id)
+    form = _external_form()
+    if form.validate_on_submit():
+        course = db.get_or_404(Course, form.course.data)
+        try:
+            records.request_external(
+                user, course, form.completed_on.data, form.note.data, current_user, utcnow()
+            )
+            db.session.commit()
+            flash(_("The record waits for a second HR user's approval."), "success")
+        except records.RecordError as e:
+            flash(str(e), "error")
+    else:
+        flash(_("A course, a date and the evidence are needed."), "error")
+    return redirect(url_for("reports.person", user_id=user.id))
+
+
+@bp.route("/completions/<int:completion_id>/revoke", methods=["POST"])
+def request_revoke(completion_id: int):
+    """Ask to revoke a record; a second HR user approves it."""
+    completion = db.get_or_404(Completion, completion_id)
+    form = RevokeForm()
+    try:
+        if not form.validate_on_submit():
+            raise records.RecordError(_("Say why the record is revoked."))
+        records.request_revoke(completion, form.note.data, current_user, utcnow())
+        db.session.commit()
+        flash(_("The revocation waits for a second HR user's approval."), "success")
+    except records.RecordError as e:
+        flash(str(e), "error")
+    return redirect(url_for("reports.person", user_id=completion.user_id))
+
+
+@bp.route("/requests")
+def requests():
+    """Record requests waiting for a second HR user."""
+    return render_template(
+        "reports/requests.html", pending=records.pending_requests(), form=PostForm()
+    )
+
+
+@bp.route("/requests/<int:request_id>/<decision>", methods=["POST"])
+def decide_request(request_id: int, decision: str):
+    """Approve or reject a record request (not one's own)."""
+    record_request = db.get_or_404(RecordRequest, request_id)
+    if decision not in ("approve", "reject"):
+        abort(404)
+    try:
+        records.decide(record_request, current_user, decision == "approve", utcnow())
+        db.session.commit()
+    except records.RecordError as e:
+        flash(str(e), "error")
+    return redirect(url_for("reports.requests"))
+
+
+@bp.route("/people/<int:user_id>/evidence.zip")
+def evidence_pack(user_id: int):
+    """Everything about one person's training, for an audit."""
+    user = db.get_or_404(User, user_id)
+    name = tabular.export_filename(
+        f"evidence-{user.employee_no or user.username}", "zip", utcnow().date()
+    )
+    return Response(
+        records.evidence_pack(user, utcnow().date()),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/people/<int:user_id>/why/<int:course_id>")
+def why(user_id: int, course_id: int):
+    """Why a person is (not) compliant on a course: the requirement, the record, what is left."""
+    user = db.get_or_404(User, user_id)
+    course = db.get_or_404(Course, course_id)
+    return render_template(
+        "reports/why.html",
+        user=user,
+        course=course,
+        why=requirements.explain(user, course, utcnow().date()),
+    )
+
+
+# Dashboard and course rosters ------------------------------------------------------------------
+
+# A requirement due for renewal is still met until its record expires.
+MET = {Status.COMPLETE, Status.RENEWAL_DUE}
+
+
+def _mandatory_standings(cat: requirements.Catalogue, today: date):
+    """(person, course id, standing) of every active person's mandatory requirements.
+
+    A batch of people at a time, like the exports: each batch costs the same few queries.
+    """
+    ids = db.session.scalars(
+        requirements.people(requirements.Filters()).with_only_columns(User.id)
+    ).all()
+    for start in range(0, len(ids), exports.BATCH):
+        batch = ids[start : start + exports.BATCH]
+        users = db.session.scalars(select(User).where(User.id.in_(batch))).all()
+        rules = requirements.rules_of(users, cat)
+        latest = requirements.latest_completions(batch)
+        # Having begun a course never makes it complete: the `started` query is not needed.
+        table = requirements.standings(users, cat, today, latest, set())
+        for user in users:
+            for course_id, standing in table[user.id].items():
+                if rules[user.id][course_id].is_mandatory:
+                    yield user, course_id, standing
+
+
+def _shares(pairs) -> dict:
+    """Per key, the percentage of its (key, is_met) pairs that are met."""
+    met: Counter = Counter()
+    total: Counter = Counter()
+    for key, is_met in pairs:
+        total[key] += 1
+        met[key] += is_met
+    return {key: 100 * met[key] / n for key, n in total.items()}
+
+
+def _monthly_completions(today: date) -> list[tuple[str, int]]:
+    """Completion records a month over the last twelve months, revoked ones left out."""
+    first = compliance.add_months(today.replace(day=1), -11)
+    year = extract("year", Completion.completed_at)
+    month = extract("month", Completion.completed_at)
+    revoked = exists().where(
+        RecordRequest.completion_id == Completion.id,
+        RecordRequest.kind == "revoke",
+        RecordRequest.status == "approved",
+    )
+    rows = db.session.execute(
+        select(year, month, func.count())
+        .where(Completion.completed_at >= datetime(first.year, first.month, 1), ~revoked)
+        .group_by(year, month)
+    ).all()
+    counts = {(int(y), int(m)): n for y, m, n in rows}
+    months = [compliance.add_months(first, n) for n in range(12)]
+    return [(f"{m:%Y-%m}", counts.get((m.year, m.month), 0)) for m in months]
+
+
+@bp.route("/dashboard")
+def dashboard():
+    """Completion rates of mandatory training by branch and by track; completions a month."""
+    cat = requirements.catalogue()
+    today = utcnow().date()
+    facts = [
+        (user.branch, cat.courses[course_id].track_id, standing.status in MET)
+        for user, course_id, standing in _mandatory_standings(cat, today)
+    ]
+    branches = _shares((branch, is_met) for branch, _track, is_met in facts)
+    tracks = _shares((track, is_met) for _branch, track, is_met in facts)
+    locale = str(get_locale() or "zh")
+    return render_template(
+        "reports/dashboard.html",
+        met=sum(is_met for *_keys, is_met in facts),
+        total=len(facts),
+        by_branch=[(b or _("No branch"), branches[b]) for b in sorted(branches)],
+        by_track=[
+            (cat.tracks[t].tr("title", locale), tracks[t])
+            for t in sorted(tracks, key=lambda t: (cat.tracks[t].position, t))
+        ],
+        months=_monthly_completions(today),
+        bar_chart=charts.bar_chart,
+        column_chart=charts.column_chart,
+    )
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One person on a course's roster; `standing` is None when the course is not required."""
+
+    user: User
+    standing: Standing | None
+    best: float | None
+    attempts: int
+    completion: Completion | None
+
+
+def _roster(course: Course, cat: requirements.Catalogue):
+    """A select() of the active people a course is required of, and of all who completed it."""
+    completed = User.id.in_(select(Completion.user_id).where(Completion.course_id == course.id))
+    if course.id not in cat.courses:  # an inactive course is required of nobody
+        return _by_branch(select(User).where(completed))
+    roles = [role for role, tracks in cat.job_role_tracks.items() if course.track_id in tracks]
+    assigned = db.session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.is_active,
+            or_(Assignment.course_id == course.id, Assignment.track_id == course.track_id),
+        )
+        .options(selectinload(Assignment.group))
+    ).all()
+    required = [User.job_role.in_(roles), User.id.in_([a.user_id for a in assigned if a.user_id])]
+    required += [
+        User.id.in_(a.group.members().with_only_columns(User.id)) for a in assigned if a.group
+    ]
+    return _by_branch(select(User).where(or_(completed, and_(User.is_active, or_(*required)))))
+
+
+def _by_branch(query):
+    return query.order_by(User.branch, User.name, User.id)
+
+
+def _roster_rows(course: Course, users: list[User], cat, today: date) -> list[RosterRow]:
+    """Standing, best score, attempts and latest record of each person, in constant queries."""
+    ids = [u.id for u in users]
+    latest = requirements.latest_completions(ids)
+    table = requirements.standings(users, cat, today, latest, requirements.started(ids))
+    tries = {
+        user_id: (best, n)
+        for user_id, best, n in db.session.execute(
+            select(Attempt.user_id, func.max(Attempt.percent), func.count(Attempt.id))
+            .join(Item, Item.id == Attempt.item_id)
+            .where(Item.course_id == course.id, Attempt.user_id.in_(ids))
+            .group_by(Attempt.user_id)
+        )
+    }
+    return [
+        RosterRow(
+            u,
+            table[u.id].get(course.id),
+            *tries.get(u.id, (None, 0)),
+            latest.get((u.id, course.id)),
+        )
+        for u in users
+    ]
+
+
+@bp.route("/courses/<slug>")
+def course(slug: str):
+    """A course's roster: who must take it and who has, with scores and certificates."""
+    course = db.first_or_404(select(Course).where(Course.slug == slug))
+    cat = requirements.catalogue()
+    people = db.paginate(
+        _roster(course, cat), page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE
+    )
+    rows = _roster_rows(course, list(people.items), cat, utcnow().date())
+    page = Page(rows, people.page, max(1, people.pages))
+    return render_template("reports/course.html", course=course, page=page, total=people.total)

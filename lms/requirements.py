@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from . import compliance
@@ -26,6 +26,7 @@ from .models import (
     GroupMember,
     Item,
     ItemProgress,
+    RecordRequest,
     Track,
     User,
 )
@@ -138,13 +139,35 @@ def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:
 
 
 def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Completion]:
-    """Each person's latest completion of each course."""
-    rows = db.session.scalars(
-        select(Completion)
+    """Each person's latest completion of each course, each marked `is_revoked` or not."""
+    revoked = (
+        exists()
+        .where(
+            RecordRequest.completion_id == Completion.id,
+            RecordRequest.kind == "revoke",
+            RecordRequest.status == "approved",
+        )
+        .label("revoked")
+    )
+    rows = db.session.execute(
+        select(Completion, revoked)
         .where(Completion.user_id.in_(list(user_ids)))
         .order_by(Completion.cycle, Completion.id)
     )
-    return {(c.user_id, c.course_id): c for c in rows}
+    latest = {}
+    for completion, is_revoked in rows:
+        completion.is_revoked = bool(is_revoked)
+        latest[(completion.user_id, completion.course_id)] = completion
+    return latest
+
+
+def stands(course: Course, record: Completion | None) -> bool:
+    """Whether a record still counts: not revoked, and not from before a material change."""
+    return (
+        record is not None
+        and not record.is_revoked
+        and record.course_version >= course.recertify_from
+    )
 
 
 def started(user_ids: Iterable[int]) -> set[tuple[int, int]]:
@@ -170,8 +193,7 @@ def standings(
         result[user.id] = {}
         for course_id, rule in rules[user.id].items():
             record = completions.get((user.id, course_id))
-            course = cat.courses[course_id]
-            counts = record is not None and record.course_version >= course.recertify_from
+            counts = stands(cat.courses[course_id], record)
             result[user.id][course_id] = compliance.standing(
                 rule,
                 user.hire_date,
@@ -236,3 +258,51 @@ def matching(rows: list[Row], status: str, course_ids: set[int]) -> list[Row]:
     return [
         r for r in rows if any(s.status == status for c, s in r.cells.items() if c in course_ids)
     ]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a person stands where they do on one course."""
+
+    sources: list[tuple[str, str]]  # ("job_role", code) or ("assignment", group or person)
+    rule: Rule | None
+    standing: Standing | None
+    record: Completion | None
+    missing: list[Item]
+
+
+def explain(user: User, course: Course, today: date) -> Explanation:
+    """The requirement's sources, the rule that counts, the record that met it or what is left."""
+    cat = catalogue()
+    rule = rules_of([user], cat)[user.id].get(course.id)
+    latest = latest_completions([user.id])
+    record = latest.get((user.id, course.id))
+    table = standings([user], cat, today, latest, started([user.id]))
+    sources = []
+    if course.track_id in cat.job_role_tracks.get(user.job_role or "", []):
+        sources.append(("job_role", user.job_role or ""))
+    groups = {g.id: g for g in groups_of([user]).get(user.id, [])}
+    for assignment in db.session.scalars(
+        select(Assignment).where(
+            Assignment.is_active,
+            or_(Assignment.user_id == user.id, Assignment.group_id.in_(groups)),
+        )
+    ):
+        if course.id in _courses(assignment, cat):
+            target = groups[assignment.group_id].name if assignment.group_id else user.name
+            sources.append(("assignment", target))
+    done = set(
+        db.session.scalars(
+            select(ItemProgress.item_id).where(
+                ItemProgress.user_id == user.id, ItemProgress.course_id == course.id
+            )
+        )
+    )
+    required = db.session.scalars(
+        select(Item).where(Item.course_id == course.id, Item.is_active, Item.is_required)
+    ).all()
+    counts = stands(course, record)
+    missing = [] if counts else [i for i in required if i.id not in done]
+    return Explanation(
+        sources, rule, table[user.id].get(course.id), record if counts else None, missing
+    )

@@ -18,6 +18,8 @@ GATES = {
     "authoring": {Role.TRAINER},
     "reports": {Role.HR, Role.ADMIN},
     "admin": {Role.ADMIN},
+    # No role opens a manager's pages: having an active direct report does (tests/test_team.py).
+    "team": set(),
 }
 ARGS = {
     "answer_id": 1,
@@ -39,6 +41,9 @@ ARGS = {
     "assignment_id": 1,
     "language": "zh",
     "fmt": "csv",
+    "completion_id": 1,
+    "request_id": 1,
+    "course_id": 1,
 }
 
 

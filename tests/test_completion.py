@@ -104,13 +104,13 @@ def test_quiz_grade_by_method(method, percents, grade):
 
 
 @pytest.mark.parametrize(
-    ("latest_cycle", "latest_version", "recertify_from", "expected"),
+    ("latest_cycle", "stands", "renewing", "expected"),
     [
-        (None, None, 0, (1, False)),
-        (1, 1, 0, (1, True)),
-        (1, 1, 2, (2, False)),  # a material version 2 makes the version-1 record stale
-        (2, 3, 2, (2, True)),
+        (None, False, False, (1, False)),
+        (1, True, False, (1, True)),
+        (1, False, False, (2, False)),  # stale: a material change, a revocation or expiry
+        (2, True, True, (3, True)),  # in the renewal window the old record still counts
     ],
 )
-def test_current_cycle(latest_cycle, latest_version, recertify_from, expected):
-    assert rules.current_cycle(latest_cycle, latest_version, recertify_from) == expected
+def test_current_cycle(latest_cycle, stands, renewing, expected):
+    assert rules.current_cycle(latest_cycle, stands, renewing) == expected

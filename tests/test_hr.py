@@ -170,3 +170,62 @@ def test_records_export_as_csv_and_xapi(app, hr, staff):
     statements = json.loads(hr.get("/reports/xapi.json").get_data(as_text=True))
     verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in statements]
     assert sorted(verbs) == ["attempted", "attempted", "completed", "failed", "passed"]
+
+
+def test_a_roster_of_hundreds_is_assigned_by_rule_and_the_matrix_agrees_with_its_export(
+    app, load_courses, make_user, tmp_path
+):
+    import csv
+    import io
+
+    from lms import audit
+
+    load_courses()
+    lines = ["employee_id,name,email,branch,department,job_role,level,hire_date,manager_id"]
+    roles = ["新任客户经理", "客户经理", "信贷员"]
+    for n in range(300):
+        lines.append(
+            f"E{n:04d},员工{n},e{n}@bank.example,第{n % 5}支行,公司部,{roles[n % 3]},P1,2026-01-05,"
+        )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["staff", "import", str(roster)])
+    assert "created 300, updated 0, unchanged 0, deactivated 0" in result.output
+
+    hr = app.test_client(user=make_user("hr-lead", roles={Role.HR}))
+    hr.post("/reports/groups", data={"name": "信贷员", "rule_job_role": "credit_officer"})
+    group = db.session.scalar(select(Group))
+    hr.post(
+        "/reports/assignments",
+        data={
+            "target": str(group.id),
+            "what": f"course:{course_id('starter-basics')}",
+            "is_mandatory": "y",
+            "due_days": "30",
+            "due_from": "hire",
+            "window_days": "30",
+        },
+    )
+    for number in ("E0000", "E0002", "E0005"):  # a new manager and two credit officers
+        learner = db.session.scalar(select(User).where(User.employee_no == number))
+        client = app.test_client(user=learner)
+        client.post(f"/items/{item_id('intro')}/done")
+        take_quiz(client, RIGHT)
+
+    track = db.session.scalar(select(Track).where(Track.slug == "starter"))
+    query = f"?branch=第0支行&track={track.id}"
+    exported = hr.get(f"/reports/matrix.csv{query}").get_data(as_text=True)
+    rows = {r["employee_id"]: r for r in csv.DictReader(io.StringIO(exported.lstrip("\ufeff")))}
+    assert len(rows) == 60  # every fifth person is in 第0支行
+    assert rows["E0000"]["starter-basics.status"] == "complete"
+    assert rows["E0005"]["starter-basics.status"] == "complete"
+    assert rows["E0015"]["starter-basics.due"] == ""  # new managers: no due date
+    assert rows["E0020"]["starter-basics.status"] == "overdue"  # a credit officer, due 30 days
+    assert rows["E0010"]["starter-basics.status"] == ""  # a customer manager: not required
+    page = "".join(
+        hr.get(f"/reports/matrix{query}&page={n}").get_data(as_text=True) for n in (1, 2)
+    )
+    assert page.count('<span class="badge ok"') == 2  # E0000 and E0005 complete in 第0支行
+    statements = hr.get("/reports/xapi.json").json
+    assert sum(s["verb"]["id"].endswith("/completed") for s in statements) == 3
+    assert audit.first_broken_link() is None

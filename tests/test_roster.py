@@ -450,3 +450,35 @@ def test_only_admins_may_import(app, make_user, role):
     )
     assert response.status_code == 403
     assert count(User) == 1
+
+
+def test_an_admin_creates_and_edits_a_person_in_the_browser(app, make_user):
+    from lms.models import User
+
+    admin = app.test_client(user=make_user("boss", roles={Role.ADMIN}))
+    form = {
+        "username": "wang.fang",
+        "name": "王芳",
+        "employee_no": "E9001",
+        "job_role": "credit_officer",
+        "roles": ["learner"],
+        "is_active": "y",
+        "password": "a long first password",
+    }
+    assert admin.post("/admin/users/new", data={**form, "password": ""}).status_code == 200
+    admin.post("/admin/users/new", data=form)
+    person = db.session.scalar(select(User).where(User.username == "wang.fang"))
+    assert (person.job_role, person.role_names) == ("credit_officer", {"learner"})
+    assert person.check_password("a long first password")
+    admin.post(
+        f"/admin/users/{person.id}",
+        data={**form, "job_role": "customer_manager", "password": "", "manager": "E404"},
+    )
+    db.session.refresh(person)
+    assert person.job_role == "credit_officer"  # an unknown manager changes nothing
+    admin.post(
+        f"/admin/users/{person.id}", data={**form, "job_role": "customer_manager", "password": ""}
+    )
+    db.session.refresh(person)
+    assert person.job_role == "customer_manager"
+    assert person.check_password("a long first password")

@@ -292,3 +292,12 @@ def test_schema_markdown_lists_every_column_with_its_type():
     table = [line for line in lines if line.startswith("| `")]
     assert len(table) == len(COLUMNS) + 1
     assert all(len(re.findall(r"(?<!\\)\|", line)) == 4 for line in table)
+
+
+def test_the_readme_documents_the_current_export_schema():
+    from pathlib import Path
+
+    from lms.exports import RECORDS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert schema_markdown("completions", RECORDS) in readme
