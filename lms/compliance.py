@@ -30,6 +30,8 @@ class Rule:
     due_days: int | None = None
     due_from: str = "assignment"
     valid_months: int | None = None
+    # Or valid until a fixed calendar date each year, as "MM-DD" (e.g. "12-31").
+    renew_on: str | None = None
     window_days: int = 30
     assigned_on: date | None = None
 
@@ -51,10 +53,23 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def expires_on(completed_on: date | None, valid_months: int | None) -> date | None:
-    if completed_on is None or not valid_months:
+def expires_on(completed_on: date | None, rule: Rule) -> date | None:
+    """When a completion stops counting: N months on, or the next fixed date of the year."""
+    if completed_on is None:
         return None
-    return add_months(completed_on, valid_months)
+    if rule.renew_on:
+        month, day = (int(part) for part in rule.renew_on.split("-"))
+        this_year = _calendar_day(completed_on.year, month, day)
+        return (
+            this_year
+            if this_year > completed_on
+            else _calendar_day(completed_on.year + 1, month, day)
+        )
+    return add_months(completed_on, rule.valid_months) if rule.valid_months else None
+
+
+def _calendar_day(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def strictest(rules: Iterable[Rule], hire_date: date | None) -> Rule | None:
@@ -86,7 +101,7 @@ def standing(
     today: date,
 ) -> Standing:
     """The status of a requirement on a given day, from the last completion that counts."""
-    expires = expires_on(completed_on, rule.valid_months)
+    expires = expires_on(completed_on, rule)
     if completed_on is not None and (expires is None or today < expires):
         renew_from = expires - timedelta(days=rule.window_days) if expires else None
         if renew_from is not None and today >= renew_from:

@@ -119,3 +119,21 @@ def statements(base_url: str) -> Iterator[dict]:
     )
     for completion in db.session.scalars(completions):
         yield xapi.completion_statement(completion, completion.user, completion.course, base_url)
+
+
+OVERDUE = [
+    *PERSON,
+    Column("course", "course"),
+    Column("course_title", "course_title"),
+    Column("due", "due", "date"),
+    Column("status", "status"),
+]
+
+
+def overdue(today: date) -> tuple[list[Column], Iterator[tuple]]:
+    """The overdue list as on screen."""
+    rows = (
+        (*_person(user), course.slug, course.title_zh, standing.due, standing.status)
+        for user, course, standing in requirements.late(today)
+    )
+    return OVERDUE, rows

@@ -231,6 +231,10 @@ class AssignmentForm(FlaskForm):
         _l("Completion valid for N months (empty = for good)"),
         validators=[Optional(), NumberRange(min=1, max=120)],
     )
+    renew_on = StringField(
+        _l("or valid until this date each year (MM-DD)"),
+        validators=[Optional(), Regexp(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")],
+    )
     window_days = IntegerField(
         _l("Reassigned N days before it expires"),
         default=30,

@@ -550,6 +550,8 @@ class Assignment(db.Model):
     due_from: Mapped[str] = mapped_column(String(20), default="assignment")
     # Recertification: a completion is valid this many months; reassigned `window_days` before.
     valid_months: Mapped[int | None] = mapped_column()
+    # Or valid until this calendar date each year, "MM-DD".
+    renew_on: Mapped[str | None] = mapped_column(String(5))
     window_days: Mapped[int] = mapped_column(default=30)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

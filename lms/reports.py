@@ -183,16 +183,15 @@ def matrix():
 @bp.route("/overdue")
 def overdue():
     """Everyone overdue or expired on a mandatory course, oldest due date first."""
-    cat = requirements.catalogue()
-    everyone = db.session.scalars(requirements.people(requirements.Filters())).all()
-    late = [
-        (row.user, cat.courses[course_id], standing)
-        for row in requirements.rows_for(everyone, cat, utcnow().date())
-        for course_id, standing in row.cells.items()
-        if standing.status in (Status.OVERDUE, Status.EXPIRED)
-    ]
-    late.sort(key=lambda entry: (entry[2].due, entry[0].name))
-    return render_template("reports/overdue.html", late=late)
+    return render_template("reports/overdue.html", late=requirements.late(utcnow().date()))
+
+
+@bp.route("/overdue.<fmt>")
+def export_overdue(fmt: str):
+    """The overdue list as CSV or XLSX."""
+    if fmt not in FORMATS:
+        abort(404)
+    return _download("overdue", *exports.overdue(utcnow().date()), fmt)
 
 
 def _person(text: str) -> User | None:
@@ -302,6 +301,7 @@ def assignments():
                 due_days=form.due_days.data,
                 due_from=form.due_from.data,
                 valid_months=form.valid_months.data,
+                renew_on=form.renew_on.data or None,
                 window_days=form.window_days.data,
                 created_by_id=current_user.id,
             )

@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from . import compliance
-from .compliance import Rule, Standing
+from .compliance import Rule, Standing, Status
 from .extensions import db
 from .models import (
     Assignment,
@@ -41,6 +41,7 @@ def _rule(assignment: Assignment) -> Rule:
         due_days=assignment.due_days,
         due_from=assignment.due_from,
         valid_months=assignment.valid_months,
+        renew_on=assignment.renew_on,
         window_days=assignment.window_days,
         assigned_on=assignment.created_at.date(),
     )
@@ -306,3 +307,18 @@ def explain(user: User, course: Course, today: date) -> Explanation:
     return Explanation(
         sources, rule, table[user.id].get(course.id), record if counts else None, missing
     )
+
+
+def late(today: date) -> list[tuple[User, Course, Standing]]:
+    """Everyone overdue or expired on a requirement, oldest due date first."""
+    cat = catalogue()
+    everyone = db.session.scalars(people(Filters())).all()
+    entries = []
+    for start in range(0, len(everyone), 500):
+        for row in rows_for(everyone[start : start + 500], cat, today):
+            entries += [
+                (row.user, cat.courses[course_id], standing)
+                for course_id, standing in row.cells.items()
+                if standing.status in (Status.OVERDUE, Status.EXPIRED)
+            ]
+    return sorted(entries, key=lambda entry: (entry[2].due, entry[0].name))

@@ -1,10 +1,10 @@
 """Pure rules of assignment: due dates, validity and standings, on a controlled calendar."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from lms.compliance import Rule, Status, add_months, due_on, standing, strictest
+from lms.compliance import Rule, Status, add_months, due_on, expires_on, standing, strictest
 
 HIRED = date(2026, 3, 1)
 ASSIGNED = date(2026, 6, 1)
@@ -90,3 +90,19 @@ YEARLY = Rule(due_date=date(2026, 12, 31), valid_months=12, window_days=30)
 def test_standing_on_a_given_day(rule, completed, started, today, status, due, next_change):
     result = standing(rule, HIRED, completed, started, today)
     assert (result.status, result.due, result.next_change) == (status, due, next_change)
+
+
+@pytest.mark.parametrize(
+    ("completed", "renew_on", "expires"),
+    [
+        (date(2026, 3, 10), "12-31", date(2026, 12, 31)),
+        (date(2026, 12, 31), "12-31", date(2027, 12, 31)),
+        (date(2027, 3, 1), "02-29", date(2028, 2, 29)),
+        (date(2026, 1, 1), "02-29", date(2026, 2, 28)),
+    ],
+)
+def test_valid_until_a_fixed_date_each_year(completed, renew_on, expires):
+    assert expires_on(completed, Rule(renew_on=renew_on)) == expires
+    yearly = Rule(renew_on=renew_on, window_days=30)
+    after = expires + timedelta(days=1)
+    assert standing(yearly, HIRED, completed, True, after).status == Status.EXPIRED

@@ -229,3 +229,22 @@ def test_a_roster_of_hundreds_is_assigned_by_rule_and_the_matrix_agrees_with_its
     statements = hr.get("/reports/xapi.json").json
     assert sum(s["verb"]["id"].endswith("/completed") for s in statements) == 3
     assert audit.first_broken_link() is None
+
+
+def test_the_overdue_list_exports_what_the_page_shows(app, hr, staff):
+    db.session.add(
+        Assignment(
+            user_id=staff[1].id,
+            course_id=course_id("starter-basics"),
+            due_date=date.today() - timedelta(days=3),
+            created_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    text = hr.get("/reports/overdue.csv").get_data(as_text=True).lstrip("\ufeff")
+    lines = text.strip().splitlines()
+    assert lines[0] == "employee_id,name,branch,department,job_role,course,course_title,due,status"
+    assert lines[1].startswith(
+        "E001,Staff1,西城支行,,new_customer_manager,starter-basics,基础知识,"
+    )
+    assert lines[1].endswith(",overdue")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 06:30:56.141411
+Create Date: 2026-11-29 06:52:39.789329
 
 """
 from alembic import op
@@ -142,6 +142,7 @@ def upgrade():
     sa.Column('due_days', sa.Integer(), nullable=True),
     sa.Column('due_from', sa.String(length=20), nullable=False),
     sa.Column('valid_months', sa.Integer(), nullable=True),
+    sa.Column('renew_on', sa.String(length=5), nullable=True),
     sa.Column('window_days', sa.Integer(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
