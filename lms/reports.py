@@ -42,6 +42,7 @@ from .models import (
     JOB_ROLE_NAMES,
     Assignment,
     Attempt,
+    AuditEvent,
     Completion,
     Course,
     Group,
@@ -639,3 +640,14 @@ def course(slug: str):
     rows = _roster_rows(course, list(people.items), cat, utcnow().date())
     page = Page(rows, people.page, max(1, people.pages))
     return render_template("reports/course.html", course=course, page=page, total=people.total)
+
+
+@bp.route("/audit")
+def audit_trail():
+    """Every change to records, grades, content and assignments, newest first, with its hash."""
+    page = db.paginate(
+        select(AuditEvent).options(selectinload(AuditEvent.actor)).order_by(AuditEvent.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=PAGE_SIZE,
+    )
+    return render_template("reports/audit.html", page=page, broken=audit.first_broken_link())

@@ -125,3 +125,16 @@ def test_the_evidence_pack_holds_attempts_records_and_requests(app, learner, hr_
     assert {"person.json", "standing.json", "requests.json", "audit.json"} <= set(
         archive.namelist()
     )
+
+
+def test_hr_reads_the_audit_trail_and_sees_a_broken_link(app, learner, hr_pair):
+    first, second = hr_pair
+    form = {"course": basics().id, "completed_on": "2026-10-01", "note": "外部培训"}
+    first.post(f"/reports/people/{learner.id}/record", data=form)
+    page = first.get("/reports/audit").get_data(as_text=True)
+    assert "request_external" in page
+    assert "链条完整" in page
+    event = db.session.scalar(select(AuditEvent))
+    event.details = {**event.details, "note": "改过"}
+    db.session.commit()
+    assert f"在第 {event.id} 条断开" in first.get("/reports/audit").get_data(as_text=True)
