@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from lms.cli import ensure_user, setup_site
@@ -23,9 +23,9 @@ from lms.models import Attempt, Course, CourseVersion, Item, Role, User
 from tests.live import create_live_app, live_server
 from tests.test_browser import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     COURSES,
     DEMO_PASSWORD,
+    browser,  # noqa: F401 - the shared Chromium fixture
     checkpoint,
     first_onboarding_course,
     ui,
@@ -89,14 +89,6 @@ def site(tmp_path, monkeypatch):
     finally:
         with app.app_context():
             db.engine.dispose()
-
-
-@pytest.fixture
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def sign_in(site: Site, browser: Browser, username: str) -> Page:
@@ -259,13 +251,13 @@ def see_statistics(site: Site, page: Page) -> None:
     checkpoint(page, "authoring-6-statistics")
 
 
-def test_the_trainer_builds_a_module_a_reviewer_publishes_it_a_learner_passes_it(site, chromium):
-    trainer = sign_in(site, chromium, "trainer")
+def test_the_trainer_builds_a_module_a_reviewer_publishes_it_a_learner_passes_it(site, browser):
+    trainer = sign_in(site, browser, "trainer")
     build_module_and_send_to_review(site, trainer)
 
-    approve_and_publish(site, sign_in(site, chromium, "reviewer"))
+    approve_and_publish(site, sign_in(site, browser, "reviewer"))
 
-    complete_new_module(site, sign_in(site, chromium, "new.manager"))
+    complete_new_module(site, sign_in(site, browser, "new.manager"))
 
     see_statistics(site, trainer)
 
