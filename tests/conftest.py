@@ -108,3 +108,16 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", self)
 
     return Counter
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (`playwright install` cannot download here)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.live import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

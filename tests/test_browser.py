@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale, gettext
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from lms.cli import setup_site
@@ -19,17 +19,8 @@ from lms.extensions import db
 from lms.gift import Question, question_from_dict
 from lms.grading import correct_response
 from lms.models import Attempt, Completion, Item, ItemKind, JobRole, Module, Track, User
-from tests.live import create_live_app, live_server
+from tests.live import CHROMIUM, create_live_app, live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 COURSES = Path(__file__).resolve().parent.parent / "courses"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DEMO_PASSWORD = "demo password 123"
@@ -82,14 +73,6 @@ def site(tmp_path, monkeypatch):
     finally:
         with app.app_context():
             db.engine.dispose()
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def ui(app, text: str) -> str:

@@ -20,12 +20,10 @@ from sqlalchemy import select
 from lms.cli import ensure_user, setup_site
 from lms.extensions import db
 from lms.models import Attempt, Course, CourseVersion, Item, Role, User
-from tests.live import create_live_app, live_server
+from tests.live import CHROMIUM, create_live_app, live_server
 from tests.test_browser import (
-    CHROMIUM,
     COURSES,
     DEMO_PASSWORD,
-    browser,  # noqa: F401 - the shared Chromium fixture
     checkpoint,
     first_onboarding_course,
     ui,
