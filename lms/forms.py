@@ -25,6 +25,8 @@ from wtforms.validators import (
     Regexp,
 )
 
+from .content import SLUG
+
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
@@ -74,16 +76,17 @@ class CourseForm(BilingualTitle):
     summary_en = TextAreaField(_l("Summary (English)"), validators=[Length(max=5000)])
 
 
-class NewCourseForm(BilingualTitle):
-    slug = StringField(
-        _l("Short name"),
+def slug_field(label) -> StringField:
+    """A name that becomes a folder or file name in courses/: the loader's slug rule."""
+    return StringField(
+        label,
         description=SLUG_HELP,
-        validators=[
-            DataRequired(),
-            Length(max=80),
-            Regexp(r"^[a-z0-9][a-z0-9-]*$", message=SLUG_HELP),
-        ],
+        validators=[DataRequired(), Length(max=80), Regexp(SLUG.pattern, message=SLUG_HELP)],
     )
+
+
+class NewCourseForm(BilingualTitle):
+    slug = slug_field(_l("Short name"))
 
 
 class NewItemForm(BilingualTitle):
@@ -96,15 +99,7 @@ class NewItemForm(BilingualTitle):
             SelectChoice("practical", _l("Practical")),
         ],
     )
-    key = StringField(
-        _l("File name"),
-        description=SLUG_HELP,
-        validators=[
-            DataRequired(),
-            Length(max=80),
-            Regexp(r"^[a-z0-9][a-z0-9-]*$", message=SLUG_HELP),
-        ],
-    )
+    key = slug_field(_l("File name"))
 
 
 class LessonForm(BilingualTitle):
