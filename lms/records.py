@@ -187,14 +187,25 @@ def _rows(query, shape) -> list[dict[str, Any]]:
     return [shape(row) for row in db.session.scalars(query)]
 
 
+def _fields(row: Any, *names: str) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
 def _person(user: User) -> dict[str, Any]:
-    fields = ("id", "username", "name", "email", "employee_no", "branch", "department")
-    return {f: getattr(user, f) for f in fields} | {
-        "job_role": user.job_role,
-        "level": user.level,
-        "hire_date": user.hire_date,
-        "is_active": user.is_active,
-    }
+    return _fields(
+        user,
+        "id",
+        "username",
+        "name",
+        "email",
+        "employee_no",
+        "branch",
+        "department",
+        "job_role",
+        "level",
+        "hire_date",
+        "is_active",
+    )
 
 
 def _standing(user: User, today: date) -> list[dict[str, Any]]:
@@ -207,25 +218,51 @@ def _standing(user: User, today: date) -> list[dict[str, Any]]:
 
 
 def _assignment(a: Assignment) -> dict[str, Any]:
-    fields = ("id", "group_id", "track_id", "course_id", "is_mandatory", "due_date", "due_days")
-    return {f: getattr(a, f) for f in fields} | {
-        "valid_months": a.valid_months,
-        "is_active": a.is_active,
-        "created_at": a.created_at,
-    }
+    return _fields(
+        a,
+        "id",
+        "group_id",
+        "track_id",
+        "course_id",
+        "is_mandatory",
+        "due_date",
+        "due_days",
+        "due_from",
+        "valid_months",
+        "renew_on",
+        "is_active",
+        "created_at",
+    )
 
 
 def _completion(c: Completion) -> dict[str, Any]:
-    fields = ("id", "course_id", "cycle", "completed_at", "percent", "course_version", "source")
-    return {f: getattr(c, f) for f in fields} | {"certificate_code": c.certificate_code}
+    return _fields(
+        c,
+        "id",
+        "course_id",
+        "cycle",
+        "completed_at",
+        "percent",
+        "course_version",
+        "source",
+        "certificate_code",
+    )
 
 
 def _attempt(a: Attempt) -> dict[str, Any]:
-    fields = ("id", "item_id", "number", "cycle", "state", "course_version", "started_at")
-    return {f: getattr(a, f) for f in fields} | {
-        "finished_at": a.finished_at,
-        "percent": a.percent,
-        "is_passed": a.is_passed,
+    return _fields(
+        a,
+        "id",
+        "item_id",
+        "number",
+        "cycle",
+        "state",
+        "course_version",
+        "started_at",
+        "finished_at",
+        "percent",
+        "is_passed",
+    ) | {
         "answers": [
             {"question": x.snapshot["name"], "response": x.response, "fraction": x.fraction}
             for x in a.answers
@@ -234,14 +271,7 @@ def _attempt(a: Attempt) -> dict[str, Any]:
 
 
 def _progress(p: ItemProgress) -> dict[str, Any]:
-    return {
-        "item_id": p.item_id,
-        "course_id": p.course_id,
-        "cycle": p.cycle,
-        "done_at": p.done_at,
-        "signed_off_by": p.signed_off_by_id,
-        "note": p.note,
-    }
+    return _fields(p, "item_id", "course_id", "cycle", "done_at", "signed_off_by_id", "note")
 
 
 def _versions_seen(user: User) -> list[dict[str, Any]]:
@@ -262,15 +292,7 @@ def _versions_seen(user: User) -> list[dict[str, Any]]:
 
 
 def _audit(e: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "at": e.at,
-        "actor": e.actor_id,
-        "action": e.action,
-        "subject": e.subject,
-        "details": e.details,
-        "hash": e.hash,
-    }
+    return _fields(e, "id", "at", "actor_id", "action", "subject", "details", "prev_hash", "hash")
 
 
 def revoked_ids(user_id: int) -> set[int]:
