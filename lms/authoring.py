@@ -4,7 +4,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -36,11 +36,9 @@ from .models import (
     DraftStatus,
     Item,
     ItemKind,
-    ItemProgress,
     Role,
     Track,
     TrackJobRole,
-    User,
     utcnow,
 )
 
@@ -74,24 +72,14 @@ def index():
     return render_template("authoring/index.html", tracks=tracks, new_course_form=NewCourseForm())
 
 
-def _awaiting(item: Item):
-    """Active learners the practical step is assigned to who have not been signed off."""
-    done = exists().where(ItemProgress.item_id == item.id, ItemProgress.user_id == User.id)
-    return (
-        select(User)
-        .join(TrackJobRole, TrackJobRole.job_role == User.job_role)
-        .where(TrackJobRole.track_id == item.course.track_id, User.is_active, ~done)
-        .order_by(User.name)
-    )
-
-
 @bp.route("/signoffs")
 def signoffs():
     """Practical steps waiting for a mentor's sign-off."""
     items = db.session.scalars(
         select(Item).where(Item.kind == ItemKind.PRACTICAL, Item.is_active).order_by(Item.id)
     ).all()
-    waiting = [(item, db.session.scalars(_awaiting(item)).all()) for item in items]
+    today = utcnow().date()
+    waiting = [(item, progress.awaiting_signoff(item, today)) for item in items]
     return render_template("authoring/signoffs.html", waiting=waiting, form=SignOffForm())
 
 
@@ -99,8 +87,12 @@ def signoffs():
 def sign_off(item_id: int, user_id: int):
     """Sign off a learner's practical step, with a note."""
     item = db.get_or_404(Item, item_id)
-    learner = db.session.scalar(_awaiting(item).where(User.id == user_id))
-    if item.kind != ItemKind.PRACTICAL or learner is None:
+    if item.kind != ItemKind.PRACTICAL:
+        abort(404)
+    learner = next(
+        (u for u in progress.awaiting_signoff(item, utcnow().date()) if u.id == user_id), None
+    )
+    if learner is None:
         abort(404)
     form = SignOffForm()
     if form.validate_on_submit():

@@ -651,3 +651,30 @@ def apply_regrade(item: Item, actor: User, now: datetime) -> list[Regrade]:
         db.session.flush()
         _settle_quiz(attempt, now)
     return changes
+
+
+def awaiting_signoff(item: Item, today: date) -> list[User]:
+    """Active people the practical step is required of, not yet signed off in their cycle."""
+    cat = requirements.catalogue()
+    users = db.session.scalars(select(User).where(User.is_active).order_by(User.name)).all()
+    waiting = []
+    for start in range(0, len(users), 500):
+        batch = users[start : start + 500]
+        ids = [u.id for u in batch]
+        latest = requirements.latest_completions(ids)
+        table = requirements.standings(batch, cat, today, latest, set())
+        done = set(
+            db.session.execute(
+                select(ItemProgress.user_id, ItemProgress.cycle).where(
+                    ItemProgress.item_id == item.id, ItemProgress.user_id.in_(ids)
+                )
+            ).all()
+        )
+        for user in batch:
+            standing = table[user.id].get(item.course_id)
+            if standing is None:
+                continue
+            cycle = _cycle(item.course, latest.get((user.id, item.course_id)), standing).cycle
+            if (user.id, cycle) not in done:
+                waiting.append(user)
+    return waiting

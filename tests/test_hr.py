@@ -248,3 +248,13 @@ def test_the_overdue_list_exports_what_the_page_shows(app, hr, staff):
         "E001,Staff1,西城支行,,new_customer_manager,starter-basics,基础知识,"
     )
     assert lines[1].endswith(",overdue")
+
+
+def test_a_practical_step_assigned_by_hr_waits_for_a_sign_off(app, staff, make_user):
+    practical = db.session.scalar(select(Course).where(Course.slug == "starter-practice"))
+    db.session.add(Assignment(user_id=staff[2].id, course_id=practical.id, created_at=utcnow()))
+    db.session.commit()
+    mentor = app.test_client(user=make_user("mentor", roles={Role.TRAINER}))
+    page = mentor.get("/author/signoffs").get_data(as_text=True)
+    assert f'/{staff[2].id}"' in page  # the credit officer, by assignment
+    assert f'/{staff[0].id}"' in page  # a new manager, by job role
