@@ -106,8 +106,9 @@ def item(item_id: int):
     if _course_state(item.course).is_locked:
         flash(_("Complete the required courses first."), "error")
         return redirect(url_for("learning.course", slug=item.course.slug))
-    attempts = progress.attempts_of(current_user, item)
     cycle = progress.course_cycle(current_user, item.course).cycle
+    is_quiz = item.kind == ItemKind.QUIZ
+    attempts = progress.attempts_of(current_user, item, cycle) if is_quiz else []
     return render_template(
         f"learning/{item.kind}.html",
         item=item,
@@ -156,7 +157,9 @@ def start_attempt(item_id: int):
     except IntegrityError:
         # Another request started one at the same moment: continue that one.
         db.session.rollback()
-        attempt = next((a for a in progress.attempts_of(current_user, item) if a.is_open), None)
+        cycle = progress.course_cycle(current_user, item.course).cycle
+        attempts = progress.attempts_of(current_user, item, cycle)
+        attempt = next((a for a in attempts if a.is_open), None)
         if attempt is None:
             abort(409)
     return redirect(url_for("learning.attempt", attempt_id=attempt.id))
@@ -217,7 +220,8 @@ def review_attempt(attempt_id: int):
     attempt = _load_attempt(attempt_id)
     if attempt.is_open:
         return redirect(url_for("learning.attempt", attempt_id=attempt.id))
-    used = len(progress.attempts_of(current_user, attempt.item))
+    cycle = progress.course_cycle(current_user, attempt.item.course)
+    used = len(progress.attempts_of(current_user, attempt.item, cycle.cycle))
     view = rules.review_view(attempt.item.review, progress.is_review_final(attempt, used))
     return render_template(
         "learning/review.html",
@@ -225,7 +229,7 @@ def review_attempt(attempt_id: int):
         item=attempt.item,
         view=view,
         attempts_left=rules.attempts_left(attempt.item.max_attempts, used),
-        completion=progress.course_cycle(current_user, attempt.item.course).completion,
+        completion=cycle.completion,
     )
 
 

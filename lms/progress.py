@@ -273,9 +273,8 @@ class AttemptLimitReached(Exception):
     """No attempt is left on this quiz."""
 
 
-def attempts_of(user: User, item: Item) -> list[Attempt]:
-    """The learner's attempts at a quiz in their current cycle of its course."""
-    cycle = course_cycle(user, item.course).cycle
+def attempts_of(user: User, item: Item, cycle: int) -> list[Attempt]:
+    """The learner's attempts at a quiz in one cycle of its course (see course_cycle)."""
     query = (
         select(Attempt)
         .where(Attempt.user_id == user.id, Attempt.item_id == item.id, Attempt.cycle == cycle)
@@ -290,7 +289,8 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     Two starts at the same moment meet the unique keys on (user, quiz, number) and on the one
     open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
     """
-    attempts = attempts_of(user, item)
+    cycle = course_cycle(user, item.course).cycle
+    attempts = attempts_of(user, item, cycle)
     open_attempt = next((a for a in attempts if a.is_open), None)
     if open_attempt:
         return open_attempt
@@ -306,7 +306,7 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
         user_id=user.id,
         item_id=item.id,
         number=(previous or 0) + 1,
-        cycle=course_cycle(user, item.course).cycle,
+        cycle=cycle,
         language=language,
         course_version=item.course.version,
         started_at=now,
