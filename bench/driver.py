@@ -97,7 +97,7 @@ def prepare(app, count: int, seed: int = 1) -> World:
     from lms.extensions import db
     from lms.gift import question_from_dict
     from lms.grading import correct_response
-    from lms.models import Attempt, AttemptState, Role, User, UserRole, utcnow
+    from lms.models import Attempt, AttemptState, Course, Role, User, UserRole, utcnow
 
     rng = random.Random(seed)
     today = utcnow().date()
@@ -117,9 +117,10 @@ def prepare(app, count: int, seed: int = 1) -> World:
                 break
             user = db.session.scalar(select(User).where(User.username == username))
             plan = progress.learner_plan(user, today)
-            states = progress.course_states(user.id, plan)
+            states = progress.course_states(plan)
+            # The plan's courses are the catalogue's cached copies: load the outline here.
             courses = [
-                c
+                db.session.get(Course, c.id)
                 for t in plan.tracks
                 for c in t.courses
                 if c.id in states and not states[c.id].is_locked

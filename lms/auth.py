@@ -1,11 +1,14 @@
 """Signing in and out, passwords, language, and the public certificate check."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+import functools
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from . import cache, team
 from .extensions import db, login_manager
 from .forms import ChangePasswordForm, LanguageForm, LoginForm
 from .models import Completion, Role, User
@@ -23,10 +26,25 @@ HOME_BY_ROLE = (
 @login_manager.user_loader
 def load_user(cookie_id: str) -> User | None:
     user_id, _sep, token = cookie_id.partition(":")
-    # The roles come in the same query: every request needs them for its role gate.
-    options = [joinedload(User.roles)]
-    user = db.session.get(User, int(user_id), options=options) if user_id.isdigit() else None
-    return user if user and user.session_token == token and user.is_active else None
+    if not user_id.isdigit():
+        return None
+    row = db.session.execute(_user_query(), {"id": int(user_id)}).unique().first()
+    if row is None:
+        return None
+    user, g.site_stamp, g.has_team = row
+    return user if user.session_token == token and user.is_active else None
+
+
+@functools.cache
+def _user_query():
+    """One query for what every page needs: the roles for the role gate, the site stamp for the
+    caches (lms/cache.py), and whether to show "My team". Built once: building it costs more
+    than running it."""
+    return (
+        select(User, cache.site_stamp_query(), team.has_reports(User.id))
+        .where(User.id == bindparam("id"))
+        .options(joinedload(User.roles))
+    )
 
 
 def _safe_next(target: str | None) -> str:

@@ -51,5 +51,9 @@ def _begin(conn):
         return
     # A write request takes SQLite's write lock up front: a deferred transaction that reads and
     # then writes can fail with "database is locked" instead of waiting its turn.
-    is_write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    is_write = (
+        has_request_context()
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+        and not conn.get_execution_options().get("lms_read_only")
+    )
     conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")

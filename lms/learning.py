@@ -27,7 +27,7 @@ def require_learner():
 def _course_state(course: Course) -> progress.CourseState:
     """The learner's state in a course; 403 when the course is not theirs."""
     plan = progress.learner_plan(current_user, utcnow().date())
-    state = progress.course_states(current_user.id, plan).get(course.id)
+    state = progress.course_states(plan).get(course.id)
     if state is None:
         abort(403)
     return state
@@ -59,14 +59,14 @@ def _load_attempt(attempt_id: int) -> Attempt:
 def dashboard():
     """The tracks assigned to the learner, with progress."""
     plan = progress.learner_plan(current_user, utcnow().date())
-    states = progress.course_states(current_user.id, plan)
+    states = progress.course_states(plan)
     return render_template(
         "learning/dashboard.html",
         tracks=plan.tracks,
         states=states,
         standings=plan.standings,
         track_states=progress.track_states(plan.tracks, states),
-        reminders=reminders.unread(current_user),
+        reminders=plan.notices,
     )
 
 

@@ -77,15 +77,21 @@ class User(UserMixin, db.Model):
     job_role: Mapped[str | None] = mapped_column(String(40), index=True)
     level: Mapped[str] = mapped_column(String(40), default="")
     hire_date: Mapped[date | None] = mapped_column(Date)
-    manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh")
     # Part of the login cookie's id: rotating it ends every session of this user.
     session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Moves whenever the person's own records change (lms/cache.py): what is cached of them
+    # under an older stamp is no longer current.
+    stamp: Mapped[int] = mapped_column(default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
     manager: Mapped[User | None] = relationship(remote_side=[id])
+
+    # HR's lists page through active people by branch and name.
+    __table_args__ = (Index("ix_user_branch_name", "branch", "name", "id"),)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -249,6 +255,14 @@ class Setting(db.Model):
     def is_on(key: str) -> bool:
         row = db.session.get(Setting, key)
         return row is not None and row.value == "1"
+
+
+class SiteStamp(db.Model):
+    """One row whose value moves whenever something that applies to everyone changes: the
+    curricula, groups, assignments, people's posts (lms/cache.py)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
 
 
 class CourseVersion(db.Model):
@@ -473,7 +487,11 @@ class Completion(db.Model):
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
 
-    __table_args__ = (UniqueConstraint("user_id", "course_id", "cycle"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "course_id", "cycle"),
+        # The records export streams in this order.
+        Index("ix_completion_completed_at", "completed_at", "id"),
+    )
 
 
 class AuditEvent(db.Model):

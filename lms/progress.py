@@ -16,7 +16,7 @@ from flask_babel import gettext
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import selectinload
 
-from . import audit, requirements
+from . import audit, cache, reminders, requirements
 from . import completion as rules
 from .compliance import Standing, Status
 from .extensions import db
@@ -32,7 +32,6 @@ from .models import (
     ItemProgress,
     Track,
     User,
-    course_prerequisite_table,
     utcnow,
 )
 from .statistics import AttemptRow
@@ -43,7 +42,7 @@ class CourseState:
     done: int
     total: int
     is_locked: bool
-    completion: Completion | None
+    completion: Record | None
 
     @property
     def percent(self) -> int:
@@ -70,6 +69,41 @@ def track_states(tracks: list[Track], states: dict[int, CourseState]) -> dict[in
 
 
 @dataclass(frozen=True)
+class Record:
+    """What the learner's pages use of a completion record: a plain copy, so that a plan can be
+    kept beyond the request that read it."""
+
+    id: int
+    course_id: int
+    cycle: int
+    completed_at: datetime
+    certificate_code: str
+    course_version: int
+    is_revoked: bool
+
+    @classmethod
+    def of(cls, c: Completion) -> Record:
+        return cls(
+            c.id,
+            c.course_id,
+            c.cycle,
+            c.completed_at,
+            c.certificate_code,
+            c.course_version,
+            c.is_revoked,
+        )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An unread reminder, as the dashboard shows it."""
+
+    course: Course
+    kind: str
+    due: date
+
+
+@dataclass(frozen=True)
 class Plan:
     """A learner's training: the tracks to show, the courses required of them, and where they
     stand on each."""
@@ -77,15 +111,27 @@ class Plan:
     tracks: list[Track]
     course_ids: set[int]
     standings: dict[int, Standing]
-    completions: dict[int, Completion]
+    completions: dict[int, Record]
     # (course, cycle, item) of every required item the learner has done.
     done: list[tuple[int, int, int]]
     # The course of every active required item.
     required: dict[int, int]
+    # Course ids each course needs first (requirements.Catalogue.needs).
+    needs: dict[int, set[int]]
+    # Unread reminders of active courses.
+    notices: list[Notice]
 
 
 def learner_plan(user: User, today: date) -> Plan:
-    """Courses from the job role's tracks and assignments, with the tracks they require first."""
+    """Courses from the job role's tracks and assignments, with the tracks they require first.
+
+    Kept per process under the person's and the site's stamps (lms/cache.py).
+    """
+    key = (user.id, user.stamp, cache.site_stamp(), today)
+    return cache.cached("plan", key, lambda: _learner_plan(user, today))
+
+
+def _learner_plan(user: User, today: date) -> Plan:
     cat = requirements.catalogue()
     latest = requirements.latest_completions([user.id])
     # One query for both the required items and what the learner has done of them.
@@ -109,9 +155,14 @@ def learner_plan(user: User, today: date) -> Plan:
     for track_id in track_ids:
         if track_id not in assigned:
             course_ids.update(cat.courses_of(track_id))
-    completions = {course_id: c for (_user, course_id), c in latest.items()}
+    completions = {course_id: Record.of(c) for (_user, course_id), c in latest.items()}
     tracks = [cat.tracks[t] for t in track_ids]
-    return Plan(tracks, course_ids, standings, completions, done, required)
+    notices = [
+        Notice(cat.courses[course_id], kind, due)
+        for course_id, kind, due in reminders.unread(user)
+        if course_id in cat.courses
+    ]
+    return Plan(tracks, course_ids, standings, completions, done, required, cat.needs, notices)
 
 
 def transcript(user_id: int) -> list[Completion]:
@@ -130,10 +181,10 @@ class CourseCycle:
     """The cycle a learner works in, and the completion that counts (None until earned)."""
 
     cycle: int
-    completion: Completion | None
+    completion: Record | None
 
 
-def _cycle(course: Course, latest: Completion | None, standing: Standing | None) -> CourseCycle:
+def _cycle(course: Course, latest: Record | None, standing: Standing | None) -> CourseCycle:
     stands = requirements.stands(course, latest) and (
         standing is None or standing.status != Status.EXPIRED
     )
@@ -144,49 +195,28 @@ def _cycle(course: Course, latest: Completion | None, standing: Standing | None)
 
 def course_cycle(user: User, course: Course) -> CourseCycle:
     """The learner's cycle in one course, from their latest record and their requirement."""
-    latest = requirements.latest_completions([user.id])
-    standing = requirements.standings(
-        [user], requirements.catalogue(), utcnow().date(), latest, set()
-    )[user.id].get(course.id)
-    return _cycle(course, latest.get((user.id, course.id)), standing)
+    plan = learner_plan(user, utcnow().date())
+    return _cycle(course, plan.completions.get(course.id), plan.standings.get(course.id))
 
 
-def course_states(user_id: int, plan: Plan) -> dict[int, CourseState]:
-    """Progress in every course of the plan, in a constant number of queries."""
-    tracks = plan.tracks
-    courses = [c for t in tracks for c in t.courses if c.id in plan.course_ids]
-    ids = [c.id for c in courses]
+def course_states(plan: Plan) -> dict[int, CourseState]:
+    """Progress in every course of the plan, from the plan alone."""
+    courses = [c for t in plan.tracks for c in t.courses if c.id in plan.course_ids]
     totals = Counter(plan.required.values())
     done = Counter((c, cycle) for c, cycle, _item in plan.done)
     latest = plan.completions
     cycles = {c.id: _cycle(c, latest.get(c.id), plan.standings.get(c.id)) for c in courses}
     completed = {course_id for course_id, cc in cycles.items() if cc.completion}
-    completed |= {course_id for course_id, record in latest.items() if course_id not in cycles}
-    requires = _course_requirements(ids, tracks)
+    completed |= {course_id for course_id in latest if course_id not in cycles}
     return {
         c.id: CourseState(
             done=done.get((c.id, cycles[c.id].cycle), 0),
             total=totals.get(c.id, 0),
-            is_locked=rules.is_locked(requires.get(c.id, set()), completed),
+            is_locked=rules.is_locked(plan.needs.get(c.id, set()), completed),
             completion=cycles[c.id].completion,
         )
         for c in courses
     }
-
-
-def _course_requirements(ids: list[int], tracks: list[Track]) -> dict[int, set[int]]:
-    """Course ids each course needs first: its own prerequisites and its track's."""
-    rows = db.session.execute(
-        select(course_prerequisite_table).where(course_prerequisite_table.c.course_id.in_(ids))
-    ).all()
-    needs: dict[int, set[int]] = {}
-    for course_id, required_id in rows:
-        needs.setdefault(course_id, set()).add(required_id)
-    for track in tracks:
-        before = {c.id for t in track.requires for c in t.courses if c.is_active}
-        for course in track.courses:
-            needs.setdefault(course.id, set()).update(before)
-    return needs
 
 
 def done_item_ids(user_id: int, course_id: int, cycle: int) -> set[int]:

@@ -19,9 +19,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
-from . import requirements
+from . import cache, requirements
 from .compliance import Status
 from .extensions import db
 from .models import Completion, Reminder, User, utcnow
@@ -91,20 +91,20 @@ def _open():
     return select(Reminder).where(Reminder.read_at.is_(None), ~settled)
 
 
-def unread(user: User) -> list[Reminder]:
-    """The person's unread reminders, newest first, with their course."""
+def unread(user: User) -> list[tuple[int, str, date]]:
+    """The person's unread reminders, newest first: (course id, kind, due date)."""
     query = (
         _open()
-        .join(Reminder.course)
+        .with_only_columns(Reminder.course_id, Reminder.kind, Reminder.due)
         .where(Reminder.user_id == user.id)
-        .options(contains_eager(Reminder.course))
         .order_by(Reminder.created_at.desc(), Reminder.id.desc())
     )
-    return list(db.session.scalars(query))
+    return [tuple(row) for row in db.session.execute(query)]
 
 
 def mark_read(user: User, now: datetime) -> None:
     """Mark all the person's reminders read; the caller commits."""
+    cache.touch(user.id)
     db.session.execute(
         update(Reminder)
         .where(Reminder.user_id == user.id, Reminder.read_at.is_(None))

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from . import compliance
+from . import cache, compliance
 from .compliance import Rule, Standing, Status
 from .extensions import db
 from .models import (
@@ -75,11 +76,17 @@ def _matches(group: Group, user: User) -> bool:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The active tracks with their active courses, loaded once for a batch."""
+    """The active tracks with their active courses, and what each course needs done first.
+
+    Kept per process under the site stamp (lms/cache.py): its tracks and courses are detached
+    copies, with every attribute the pages read already loaded.
+    """
 
     tracks: dict[int, Track]
     courses: dict[int, Course]
     job_role_tracks: dict[str, list[int]]
+    # Course ids each course needs first: its own prerequisites and its track's.
+    needs: dict[int, set[int]]
 
     def courses_of(self, track_id: int) -> list[int]:
         track = self.tracks.get(track_id)
@@ -87,19 +94,57 @@ class Catalogue:
 
 
 def catalogue() -> Catalogue:
-    tracks = db.session.scalars(
-        select(Track)
-        .where(Track.is_active)
-        .options(
-            selectinload(Track.courses), selectinload(Track.requires), selectinload(Track.job_roles)
+    if cache.has_written():
+        return _load_catalogue(db.session)
+    return cache.cached("catalogue", cache.site_stamp(), _detached_catalogue, size=2)
+
+
+def _detached_catalogue() -> Catalogue:
+    # Its own session, so that the request's commit cannot expire the copies kept.
+    with Session(db.engine.execution_options(lms_read_only=True)) as session:
+        return _load_catalogue(session)
+
+
+def _load_catalogue(session) -> Catalogue:
+    tracks = (
+        session.scalars(
+            select(Track)
+            .where(Track.is_active)
+            .options(joinedload(Track.requires), joinedload(Track.job_roles))
         )
-    ).all()
+        .unique()
+        .all()
+    )
+    wanted = {t.id for t in tracks} | {r.id for t in tracks for r in t.requires}
+    loaded = (
+        session.scalars(
+            select(Course)
+            .where(Course.track_id.in_(wanted))
+            .order_by(Course.position)
+            .options(joinedload(Course.requires))
+        )
+        .unique()
+        .all()
+    )
+    # Wired by hand: two queries instead of one per relationship, and nothing left to load
+    # lazily, which a detached copy could not.
+    by_track: dict[int, list[Course]] = defaultdict(list)
+    for course in loaded:
+        by_track[course.track_id].append(course)
+    for track in {t.id: t for t in [*tracks, *(r for t in tracks for r in t.requires)]}.values():
+        set_committed_value(track, "courses", by_track[track.id])
+        for course in by_track[track.id]:
+            set_committed_value(course, "track", track)
     courses = {c.id: c for t in tracks for c in t.courses if c.is_active}
     roles: dict[str, list[int]] = defaultdict(list)
+    needs: dict[int, set[int]] = {}
     for track in tracks:
         for role in track.job_roles:
             roles[role.job_role].append(track.id)
-    return Catalogue({t.id: t for t in tracks}, courses, roles)
+        before = {c.id for t in track.requires for c in t.courses if c.is_active}
+        for course in track.courses:
+            needs[course.id] = before | {c.id for c in course.requires}
+    return Catalogue({t.id: t for t in tracks}, courses, roles, needs)
 
 
 def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from . import progress, requirements
 from .extensions import db
@@ -18,13 +19,19 @@ def reports_of(manager_id: int):
     return select(User).where(User.manager_id == manager_id, User.is_active)
 
 
+def has_reports(manager_id):
+    """An EXISTS of active direct reports; `manager_id` may be a column of an outer query."""
+    report = aliased(User)
+    return select(report.id).where(report.manager_id == manager_id, report.is_active).exists()
+
+
 @bp.app_template_global()
 def has_team() -> bool:
-    """Whether the signed-in person manages anyone: one EXISTS query, asked once a request."""
+    """Whether the signed-in person manages anyone (read with the user: lms/auth.py)."""
     if not current_user.is_authenticated:
         return False
     if "has_team" not in g:
-        g.has_team = bool(db.session.scalar(select(reports_of(current_user.id).exists())))
+        g.has_team = bool(db.session.scalar(select(has_reports(current_user.id))))
     return g.has_team
 
 

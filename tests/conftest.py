@@ -11,7 +11,7 @@ from flask.globals import _cv_app
 from flask_login import FlaskLoginClient
 from sqlalchemy import event
 
-from lms import create_app
+from lms import cache, create_app
 from lms.cli import ensure_user
 from lms.content import read_catalog, sync_catalog
 from lms.extensions import db
@@ -89,11 +89,16 @@ def make_user(app):
 
 @pytest.fixture
 def count_queries(app):
-    """Count the SQL statements run inside the `with` block: `with count_queries() as n: ...`."""
+    """Count the SQL statements run inside the `with` block: `with count_queries() as n: ...`.
+
+    The block starts with the app's caches empty (lms/cache.py), so counts compare like with
+    like; `count_queries(warm=True)` keeps what earlier requests cached.
+    """
 
     class Counter:
-        def __init__(self):
+        def __init__(self, warm: bool = False):
             self.count = 0
+            self.warm = warm
 
         def __call__(self, _conn, _cursor, statement, *_args):
             # SQLite's BEGIN is ours to send (see lms/extensions.py); it is not a query.
@@ -101,6 +106,8 @@ def count_queries(app):
                 self.count += 1
 
         def __enter__(self):
+            if not self.warm:
+                cache.clear()
             event.listen(db.engine, "before_cursor_execute", self)
             return self
 

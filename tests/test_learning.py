@@ -8,7 +8,17 @@ import pytest
 from sqlalchemy import func, select
 
 from lms.extensions import db
-from lms.models import Attempt, Completion, Item, ItemProgress, JobRole, Role, utcnow
+from lms.models import (
+    Assignment,
+    Attempt,
+    Completion,
+    Course,
+    Item,
+    ItemProgress,
+    JobRole,
+    Role,
+    utcnow,
+)
 from tests.conftest import FIXTURES
 
 RIGHT = {"principles": "4", "incentive": "嘉奖", "weekly": "true", "who": "客户经理"}
@@ -23,6 +33,10 @@ def learner(load_courses, make_user):
 @pytest.fixture
 def client(app, learner):
     return app.test_client(user=learner)
+
+
+def course_id(slug: str) -> int:
+    return db.session.scalar(select(Course.id).where(Course.slug == slug))
 
 
 def item_id(key: str) -> int:
@@ -233,8 +247,25 @@ def test_dashboard_query_count_does_not_grow_with_progress(client, count_queries
     take_quiz(client, RIGHT)
     with count_queries() as after:
         client.get("/dashboard")
+    with count_queries(warm=True) as cached:
+        client.get("/dashboard")
     assert after.count == before.count
     assert after.count <= 12
+    assert cached.count == 1  # the signed-in user, with the stamps that say the plan is current
+
+
+def test_a_cached_plan_gives_way_to_the_learners_progress_and_to_a_new_assignment(client, learner):
+    client.get("/dashboard")  # cached
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "已完成 1/2 门课程" in page
+    assert "advanced-course" not in page
+    db.session.add(
+        Assignment(user_id=learner.id, course_id=course_id("advanced-course"), due_days=30)
+    )
+    db.session.commit()
+    assert "advanced-course" in client.get("/dashboard").get_data(as_text=True)
 
 
 def test_an_essay_waits_for_a_trainer_whose_grade_settles_the_result(

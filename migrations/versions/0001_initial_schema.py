@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 06:52:39.789329
+Create Date: 2026-11-29 09:28:06.572524
 
 """
 from alembic import op
@@ -33,6 +33,11 @@ def upgrade():
     sa.Column('value', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_setting'))
     )
+    op.create_table('site_stamp',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_site_stamp'))
+    )
     op.create_table('track',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=80), nullable=False),
@@ -62,13 +67,16 @@ def upgrade():
     sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('session_token', sa.String(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('stamp', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['manager_id'], ['user.id'], name=op.f('fk_user_manager_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
     sa.UniqueConstraint('employee_no', name=op.f('uq_user_employee_no')),
     sa.UniqueConstraint('username', name=op.f('uq_user_username'))
     )
     with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.create_index('ix_user_branch_name', ['branch', 'name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_job_role'), ['job_role'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_manager_id'), ['manager_id'], unique=False)
 
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -175,6 +183,7 @@ def upgrade():
     sa.UniqueConstraint('user_id', 'course_id', 'cycle', name=op.f('uq_completion_user_id'))
     )
     with op.batch_alter_table('completion', schema=None) as batch_op:
+        batch_op.create_index('ix_completion_completed_at', ['completed_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_completion_course_id'), ['course_id'], unique=False)
 
     op.create_table('course_draft',
@@ -434,6 +443,7 @@ def downgrade():
     op.drop_table('course_draft')
     with op.batch_alter_table('completion', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_completion_course_id'))
+        batch_op.drop_index('ix_completion_completed_at')
 
     op.drop_table('completion')
     with op.batch_alter_table('assignment', schema=None) as batch_op:
@@ -451,10 +461,13 @@ def downgrade():
     op.drop_table('course')
     op.drop_table('audit_event')
     with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_manager_id'))
         batch_op.drop_index(batch_op.f('ix_user_job_role'))
+        batch_op.drop_index('ix_user_branch_name')
 
     op.drop_table('user')
     op.drop_table('track')
+    op.drop_table('site_stamp')
     op.drop_table('setting')
     op.drop_table('group')
     # ### end Alembic commands ###
