@@ -8,13 +8,13 @@ with the signed-in user's row; workers never need to tell each other anything, a
 cache server is needed for correctness.
 
 - The site stamp (`SiteStamp`, one row) moves on any change to what applies to everyone: the
-  curricula, groups, assignments, people's posts.
+  curricula, groups and their members, assignments, people's posts.
 - A person's stamp (`User.stamp`) moves on a change to their own records: progress, attempts,
-  completions, record requests, reminders, group memberships.
+  completions, record requests, reminders.
 
-A transaction that has itself moved a stamp reads and computes afresh until it ends: its changes
-are not committed, so nothing it derives may be kept. Bulk `update()`/`delete()` statements do
-not pass through the hook; the few in the app change nothing that is cached here.
+A transaction that has itself moved a stamp computes what rests on it afresh until it ends: its
+changes are not committed, so nothing derived from them may be kept. Bulk `update()` and
+`delete()` statements do not pass through the hook: their callers move the stamps (`touch`).
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import AttemptAnswer, AuditEvent, SiteStamp, User, UserRole
+from .models import AttemptAnswer, AuditEvent, GroupMember, SiteStamp, User, UserRole
 
 T = TypeVar("T")
 
 # Changes that no cached value depends on.
 _IGNORED = (AttemptAnswer, AuditEvent, UserRole)
+# A person's own, but also what HR's lists of a group show.
+_SITE_WIDE = (GroupMember,)
 # A person's own session and preferences: nothing derived from them is cached.
 _PRIVATE_USER_FIELDS = {"session_token", "password_hash", "locale", "stamp"}
 _STAMPED = "lms.stamped"
+SITE = "site"
 
 
 class LRU:
@@ -62,19 +65,55 @@ def _store() -> dict[str, LRU]:
     return current_app.extensions.setdefault("lms.cache", {})
 
 
-def cached(namespace: str, key: Hashable, compute: Callable[[], T], size: int = 4096) -> T:
-    """`compute()`, or the copy kept under `key` (which must include the stamps it rests on)."""
-    if db.session.info.get(_STAMPED):
+def _written() -> set:
+    """What this transaction has changed: SITE, and the ids of the people whose records."""
+    return db.session.info.get(_STAMPED, set())
+
+
+def site_written() -> bool:
+    """Whether this transaction has changed something that applies to everyone."""
+    return SITE in _written()
+
+
+def cached(
+    namespace: str,
+    key: Hashable,
+    compute: Callable[[], T],
+    size: int = 4096,
+    person: int | None = None,
+) -> T:
+    """`compute()`, or the copy kept under `key`, which must include the stamps it rests on:
+    the site's, and the person's if it is about one."""
+    written = _written()
+    if SITE in written or person in written:
         return compute()
-    store = _store()
-    if namespace not in store:
-        store[namespace] = LRU(size)
-    return store[namespace].get(key, compute)
+    return _store().setdefault(namespace, LRU(size)).get(key, compute)
 
 
-def has_written() -> bool:
-    """Whether this transaction has changed something cached values rest on."""
-    return bool(db.session.info.get(_STAMPED))
+def cached_each(
+    namespace: str,
+    keys: dict[int, Hashable],
+    compute: Callable[[list[int]], dict[int, T]],
+    size: int = 4096,
+) -> dict[int, T]:
+    """Per person id, the copy kept under its key; `compute(ids)` makes the missing ones in one
+    batch."""
+    written = _written()
+    store = _store().setdefault(namespace, LRU(size))
+    fresh = SITE in written
+    found = {
+        i: store.entries[k]
+        for i, k in keys.items()
+        if not fresh and i not in written and k in store.entries
+    }
+    missing = [i for i in keys if i not in found]
+    if missing:
+        made = compute(missing)
+        for i in missing:
+            if not fresh and i not in written:
+                store.get(keys[i], lambda i=i: made[i])
+        found.update(made)
+    return {i: found[i] for i in keys}
 
 
 def site_stamp() -> int:
@@ -93,7 +132,7 @@ def site_stamp_query():
 
 def _person(obj: Any) -> int | None:
     """The person whose own records `obj` belongs to, if it is one of them."""
-    if isinstance(obj, User):
+    if isinstance(obj, (User, *_SITE_WIDE)):
         return None
     user_id = getattr(obj, "user_id", None)
     if user_id is None and getattr(obj, "user", None) is not None:
@@ -133,7 +172,7 @@ def _move_stamps(session: Session, _context, _instances) -> None:
         moved = connection.execute(update(stamps).values(value=stamps.c.value + 1)).rowcount
         if not moved:
             connection.execute(insert(stamps).values(id=1, value=1))
-        session.info[_STAMPED] = True
+        session.info.setdefault(_STAMPED, set()).add(SITE)
 
 
 def touch(*user_ids: int, session: Session | None = None) -> None:
@@ -143,7 +182,7 @@ def touch(*user_ids: int, session: Session | None = None) -> None:
     session.connection().execute(
         update(users).where(users.c.id.in_(user_ids)).values(stamp=users.c.stamp + 1)
     )
-    session.info[_STAMPED] = True
+    session.info.setdefault(_STAMPED, set()).update(user_ids)
 
 
 @event.listens_for(Session, "after_transaction_end")

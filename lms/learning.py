@@ -6,13 +6,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from . import completion as rules
-from . import progress, reminders
+from . import progress, reminders, requirements
 from .extensions import db
 from .forms import PostForm
-from .models import Attempt, Completion, Course, Item, ItemKind, Module, Role, utcnow
+from .models import Attempt, Completion, Course, Item, ItemKind, Role, utcnow
 
 bp = Blueprint("learning", __name__)
 
@@ -24,10 +23,13 @@ def require_learner():
         abort(403)
 
 
+def _plan() -> progress.Plan:
+    return progress.learner_plan(current_user, utcnow().date())
+
+
 def _course_state(course: Course) -> progress.CourseState:
     """The learner's state in a course; 403 when the course is not theirs."""
-    plan = progress.learner_plan(current_user, utcnow().date())
-    state = progress.course_states(plan).get(course.id)
+    state = progress.course_states(_plan()).get(course.id)
     if state is None:
         abort(403)
     return state
@@ -58,7 +60,7 @@ def _load_attempt(attempt_id: int) -> Attempt:
 @bp.route("/dashboard")
 def dashboard():
     """The tracks assigned to the learner, with progress."""
-    plan = progress.learner_plan(current_user, utcnow().date())
+    plan = _plan()
     states = progress.course_states(plan)
     return render_template(
         "learning/dashboard.html",
@@ -81,18 +83,19 @@ def read_reminders():
 @bp.route("/courses/<slug>")
 def course(slug: str):
     """A course's outline and what is done."""
-    course = db.first_or_404(
-        select(Course)
-        .where(Course.slug == slug)
-        .options(selectinload(Course.modules).selectinload(Module.items))
-    )
+    plan = _plan()
+    course = requirements.catalogue().slugs.get(slug)
+    if course is None:
+        # Not an active course: none of the learner's, if it exists at all.
+        db.first_or_404(select(Course.id).where(Course.slug == slug))
+        abort(403)
     cycle = progress.course_cycle(current_user, course)
     return render_template(
         "learning/course.html",
         course=course,
         is_locked=_course_state(course).is_locked,
-        done=progress.done_item_ids(current_user.id, course.id, cycle.cycle),
-        quizzes=progress.quiz_summaries(current_user.id, course.id),
+        done={i for c, cc, i in plan.finished if c == course.id and cc == cycle.cycle},
+        quizzes=plan.quizzes,
         completion=cycle.completion,
     )
 
@@ -100,9 +103,10 @@ def course(slug: str):
 @bp.route("/items/<int:item_id>")
 def item(item_id: int):
     """A lesson to read, a quiz to take or a practical step to have signed off."""
-    item = db.get_or_404(Item, item_id)
-    if not item.is_active:
-        abort(404)
+    item = requirements.catalogue().items.get(item_id)
+    if item is None:
+        # Retired, or of a course no longer active: none of the learner's.
+        abort(403 if db.get_or_404(Item, item_id).is_active else 404)
     if _course_state(item.course).is_locked:
         flash(_("Complete the required courses first."), "error")
         return redirect(url_for("learning.course", slug=item.course.slug))
@@ -112,7 +116,7 @@ def item(item_id: int):
     return render_template(
         f"learning/{item.kind}.html",
         item=item,
-        is_done=item.id in progress.done_item_ids(current_user.id, item.course_id, cycle),
+        is_done=(item.course_id, cycle, item.id) in _plan().finished,
         attempts=attempts,
         attempts_left=rules.attempts_left(item.max_attempts, len(attempts)),
         neighbours=_neighbours(item),
@@ -122,13 +126,11 @@ def item(item_id: int):
 
 def _neighbours(item: Item) -> tuple[Item | None, Item | None]:
     """The items before and after this one in the course outline."""
-    items = db.session.scalars(
-        select(Item)
-        .join(Module, Module.id == Item.module_id)
-        .where(Item.course_id == item.course_id, Item.is_active)
-        .order_by(Module.position, Item.position)
-    ).all()
-    at = items.index(item)
+    course = requirements.catalogue().courses.get(item.course_id)
+    items = [i for m in course.modules for i in m.items] if course else []
+    at = next((n for n, i in enumerate(items) if i.id == item.id), None)
+    if at is None:
+        return None, None
     return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
 
 
@@ -189,18 +191,20 @@ def save_attempt(attempt_id: int):
     """Save the answers so far (the page calls this on every change)."""
     attempt = _load_attempt(attempt_id)
     if _close_if_expired(attempt):
-        return _after_save(attempt, _("Time is up: the attempt was submitted."), 409)
+        return _after_save(attempt_id, False, _("Time is up: the attempt was submitted."), 409)
     progress.save_responses(attempt, request.form, utcnow())
+    # The reply is made before the commit, which would expire what it reads.
+    reply = _after_save(attempt_id, True, _("Your answers are saved."), 200)
     db.session.commit()
-    return _after_save(attempt, _("Your answers are saved."), 200)
+    return reply
 
 
-def _after_save(attempt: Attempt, message: str, status: int):
+def _after_save(attempt_id: int, is_open: bool, message: str, status: int):
     if request.accept_mimetypes.best == "application/json":
-        return jsonify(message=message, is_open=attempt.is_open), status
+        return jsonify(message=message, is_open=is_open), status
     flash(message, "success" if status == 200 else "error")
-    endpoint = "learning.attempt" if attempt.is_open else "learning.review_attempt"
-    return redirect(url_for(endpoint, attempt_id=attempt.id))
+    endpoint = "learning.attempt" if is_open else "learning.review_attempt"
+    return redirect(url_for(endpoint, attempt_id=attempt_id))
 
 
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])

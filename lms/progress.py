@@ -116,6 +116,10 @@ class Plan:
     done: list[tuple[int, int, int]]
     # The course of every active required item.
     required: dict[int, int]
+    # (course, cycle, item) of every active item the learner has done, required or not.
+    finished: set[tuple[int, int, int]]
+    # Per quiz: attempts finished and the best percent.
+    quizzes: dict[int, tuple[int, float | None]]
     # Course ids each course needs first (requirements.Catalogue.needs).
     needs: dict[int, set[int]]
     # Unread reminders of active courses.
@@ -128,21 +132,22 @@ def learner_plan(user: User, today: date) -> Plan:
     Kept per process under the person's and the site's stamps (lms/cache.py).
     """
     key = (user.id, user.stamp, cache.site_stamp(), today)
-    return cache.cached("plan", key, lambda: _learner_plan(user, today))
+    return cache.cached("plan", key, lambda: _learner_plan(user, today), person=user.id)
 
 
 def _learner_plan(user: User, today: date) -> Plan:
     cat = requirements.catalogue()
     latest = requirements.latest_completions([user.id])
-    # One query for both the required items and what the learner has done of them.
+    # One query for both the active items and what the learner has done of them.
     mine = and_(ItemProgress.item_id == Item.id, ItemProgress.user_id == user.id)
     rows = db.session.execute(
-        select(Item.id, Item.course_id, ItemProgress.cycle)
+        select(Item.id, Item.course_id, Item.is_required, ItemProgress.cycle)
         .outerjoin(ItemProgress, mine)
-        .where(Item.is_active, Item.is_required)
+        .where(Item.is_active)
     ).all()
-    required = {item_id: course_id for item_id, course_id, _cycle in rows}
-    done = [(course_id, cycle, item_id) for item_id, course_id, cycle in rows if cycle]
+    required = {item_id: course_id for item_id, course_id, is_required, _ in rows if is_required}
+    finished = {(course_id, cycle, item_id) for item_id, course_id, _, cycle in rows if cycle}
+    done = [(c, cycle, item_id) for c, cycle, item_id in finished if item_id in required]
     begun = {(user.id, course_id) for course_id, _cycle, _item in done}
     standings = requirements.standings([user], cat, today, latest, begun)[user.id]
     course_ids = set(standings)
@@ -162,7 +167,18 @@ def _learner_plan(user: User, today: date) -> Plan:
         for course_id, kind, due in reminders.unread(user)
         if course_id in cat.courses
     ]
-    return Plan(tracks, course_ids, standings, completions, done, required, cat.needs, notices)
+    return Plan(
+        tracks,
+        course_ids,
+        standings,
+        completions,
+        done,
+        required,
+        finished,
+        quiz_summaries(user.id),
+        cat.needs,
+        notices,
+    )
 
 
 def transcript(user_id: int) -> list[Completion]:
@@ -413,11 +429,13 @@ def grade_answer(answer: AttemptAnswer) -> float | None:
 
 
 def save_responses(attempt: Attempt, form, now: datetime) -> None:
+    """Keep the responses in the form; only those that changed are written."""
     for answer in attempt.answers:
         if answer.snapshot["qtype"] == "description":
             continue
-        answer.response = response_from_form(answer, form)
-        answer.saved_at = now
+        response = response_from_form(answer, form)
+        if response != answer.response:
+            answer.response, answer.saved_at = response, now
 
 
 def _gradable(attempt: Attempt) -> list[AttemptAnswer]:
@@ -446,6 +464,7 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
     ).rowcount
     if not closed:
         return False
+    cache.touch(attempt.user_id)  # the bulk update above passes by the stamps' hook
     for answer, fraction in zip(gradable, fractions, strict=True):
         answer.fraction = fraction
     db.session.flush()
@@ -517,16 +536,11 @@ def is_review_final(attempt: Attempt, attempts_used: int) -> bool:
     return attempt.is_passed or left == 0
 
 
-def quiz_summaries(user_id: int, course_id: int) -> dict[int, tuple[int, float | None]]:
-    """Per quiz of a course: attempts finished and the best percent."""
+def quiz_summaries(user_id: int) -> dict[int, tuple[int, float | None]]:
+    """Per quiz: attempts finished and the best percent."""
     query = (
         select(Attempt.item_id, func.count(), func.max(Attempt.percent))
-        .join(Item, Item.id == Attempt.item_id)
-        .where(
-            Attempt.user_id == user_id,
-            Item.course_id == course_id,
-            Attempt.state == AttemptState.FINISHED,
-        )
+        .where(Attempt.user_id == user_id, Attempt.state == AttemptState.FINISHED)
         .group_by(Attempt.item_id)
     )
     return {item_id: (count, best) for item_id, count, best in db.session.execute(query)}

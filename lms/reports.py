@@ -24,10 +24,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, exists, extract, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 from wtforms.fields.choices import SelectChoice
 
-from . import audit, charts, compliance, exports, progress, records, requirements, tabular
+from . import audit, cache, charts, compliance, exports, progress, records, requirements, tabular
 from .compliance import Standing, Status
 from .extensions import db
 from .forms import (
@@ -137,20 +137,25 @@ def _filters() -> requirements.Filters:
     )
 
 
-def _choices() -> dict[str, list]:
+def _choices(cat: requirements.Catalogue) -> dict[str, list]:
     """The values each filter offers, from the people and curricula there are."""
+    return cache.cached("choices", cache.site_stamp(), _people_choices, size=2) | {
+        "tracks": sorted(cat.tracks.values(), key=lambda t: (t.position, t.id)),
+        "statuses": list(Status),
+        "job_roles": JOB_ROLE_NAMES,
+    }
+
+
+def _people_choices() -> dict[str, list]:
+    # Two scans of the staff and the groups: kept per process under the site stamp, which
+    # moves with any change to people or groups.
     distinct = lambda column: db.session.scalars(  # noqa: E731
         select(column).where(User.is_active, column != "").distinct().order_by(column)
     ).all()
     return {
         "branches": distinct(User.branch),
         "departments": distinct(User.department),
-        "groups": db.session.scalars(select(Group).order_by(Group.name)).all(),
-        "tracks": db.session.scalars(
-            select(Track).where(Track.is_active).order_by(Track.position)
-        ).all(),
-        "statuses": list(Status),
-        "job_roles": JOB_ROLE_NAMES,
+        "groups": db.session.execute(select(Group.id, Group.name).order_by(Group.name)).all(),
     }
 
 
@@ -169,15 +174,21 @@ def matrix():
         )
         page = Page.of(rows, request.args.get("page", 1, type=int))
     else:
-        people = db.paginate(
-            requirements.people(filters),
-            page=request.args.get("page", 1, type=int),
-            per_page=PAGE_SIZE,
+        query = requirements.people(filters)
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+        # Counting the staff is most of a page's cost: kept under the site stamp, which moves
+        # with any change to people or groups.
+        total = cache.cached(
+            "people", (cache.site_stamp(), filters), lambda: db.session.scalar(count)
         )
-        rows = requirements.rows_for(list(people.items), cat, today)
-        page = Page(rows, people.page, max(1, people.pages))
+        pages = max(1, -(-total // PAGE_SIZE))
+        number = min(max(1, request.args.get("page", 1, type=int)), pages)
+        people = db.session.scalars(
+            query.options(lazyload(User.roles)).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
+        ).all()
+        page = Page(requirements.rows_for(list(people), cat, today), number, pages)
     return render_template(
-        "reports/matrix.html", page=page, courses=courses, filters=filters, **_choices()
+        "reports/matrix.html", page=page, courses=courses, filters=filters, **_choices(cat)
     )
 
 

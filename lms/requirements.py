@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import cache, compliance
@@ -27,6 +27,7 @@ from .models import (
     GroupMember,
     Item,
     ItemProgress,
+    Module,
     RecordRequest,
     Track,
     User,
@@ -87,6 +88,9 @@ class Catalogue:
     job_role_tracks: dict[str, list[int]]
     # Course ids each course needs first: its own prerequisites and its track's.
     needs: dict[int, set[int]]
+    # The outlines of the active courses: by slug, and each active item in outline order.
+    slugs: dict[str, Course]
+    items: dict[int, Item]
 
     def courses_of(self, track_id: int) -> list[int]:
         track = self.tracks.get(track_id)
@@ -94,7 +98,7 @@ class Catalogue:
 
 
 def catalogue() -> Catalogue:
-    if cache.has_written():
+    if cache.site_written():
         return _load_catalogue(db.session)
     return cache.cached("catalogue", cache.site_stamp(), _detached_catalogue, size=2)
 
@@ -144,7 +148,32 @@ def _load_catalogue(session) -> Catalogue:
         before = {c.id for t in track.requires for c in t.courses if c.is_active}
         for course in track.courses:
             needs[course.id] = before | {c.id for c in course.requires}
-    return Catalogue({t.id: t for t in tracks}, courses, roles, needs)
+    items = _load_outlines(session, courses)
+    slugs = {c.slug: c for c in courses.values()}
+    return Catalogue({t.id: t for t in tracks}, courses, roles, needs, slugs, items)
+
+
+def _load_outlines(session, courses: dict[int, Course]) -> dict[int, Item]:
+    """Modules, active items and their active questions of the courses, wired to them."""
+    modules = session.scalars(
+        select(Module)
+        .where(Module.course_id.in_(list(courses)))
+        .order_by(Module.position, Module.id)
+        .options(selectinload(Module.items).selectinload(Item.questions))
+    ).all()
+    by_course: dict[int, list[Module]] = defaultdict(list)
+    for module in modules:
+        by_course[module.course_id].append(module)
+    items = {}
+    for course in courses.values():
+        set_committed_value(course, "modules", by_course[course.id])
+        for module in by_course[course.id]:
+            set_committed_value(module, "course", course)
+            for item in module.items:
+                set_committed_value(item, "course", course)
+                set_committed_value(item, "module", module)
+                items[item.id] = item
+    return items
 
 
 def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:
@@ -293,9 +322,17 @@ class Row:
 
 
 def rows_for(users: list[User], cat: Catalogue, today: date) -> list[Row]:
-    """Standings of a batch of people, in a constant number of queries."""
-    ids = [u.id for u in users]
-    table = standings(users, cat, today, latest_completions(ids), started(ids))
+    """Standings of a batch of people, in a constant number of queries; each person's kept per
+    process under their stamp and the site's (lms/cache.py)."""
+    by_id = {u.id: u for u in users}
+
+    def compute(ids: list[int]) -> dict[int, dict[int, Standing]]:
+        batch = [by_id[i] for i in ids]
+        return standings(batch, cat, today, latest_completions(ids), started(ids))
+
+    site = cache.site_stamp()
+    keys = {u.id: (u.id, u.stamp, site, today) for u in users}
+    table = cache.cached_each("standings", keys, compute)
     return [Row(user, table[user.id]) for user in users]
 
 
