@@ -39,28 +39,37 @@ def _person(user: User) -> tuple:
     return (user.employee_no, user.name, user.branch, user.department, user.job_role)
 
 
+_completion = Completion.__table__
+_user = User.__table__
+_course = Course.__table__
+
+
 def records() -> tuple[list[Column], Iterator[tuple]]:
-    """Every completion record, oldest first."""
+    """Every completion record, oldest first: typed values, streamed."""
     query = (
-        select(Completion, User, Course)
-        .join(User, User.id == Completion.user_id)
-        .join(Course, Course.id == Completion.course_id)
-        .order_by(Completion.completed_at, Completion.id)
+        select(
+            _user.c.employee_no,
+            _user.c.name,
+            _user.c.branch,
+            _user.c.department,
+            _user.c.job_role,
+            _course.c.slug,
+            _course.c.title_zh,
+            _completion.c.completed_at,
+            _completion.c.percent,
+            _completion.c.course_version,
+            _completion.c.cycle,
+            _completion.c.certificate_code,
+        )
+        .join(_user, _user.c.id == _completion.c.user_id)
+        .join(_course, _course.c.id == _completion.c.course_id)
+        .order_by(_completion.c.completed_at, _completion.c.id)
+        # Plain columns, no entities; a server-side cursor on PostgreSQL.
         .execution_options(yield_per=1000)
     )
 
     def rows():
-        for completion, user, course in db.session.execute(query):
-            yield (
-                *_person(user),
-                course.slug,
-                course.title_zh,
-                completion.completed_at,
-                completion.percent,
-                completion.course_version,
-                completion.cycle,
-                completion.certificate_code,
-            )
+        yield from db.session.execute(query)
 
     return RECORDS, rows()
 

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from itertools import islice
 from typing import IO, Any
 
 import xlsxwriter
@@ -129,20 +130,40 @@ def csv_value(column: Column, value: Any) -> str:
     return "" if value is None else _CSV[column.kind](value)
 
 
+def _csv_row(columns: Sequence[Column]) -> Callable[[Row], list[str]]:
+    """A row's values as CSV text, with each column's converter looked up once, not per cell."""
+    keys = [column.key for column in columns]
+    converters = [_CSV[column.kind] for column in columns]
+
+    def texts(row: Row) -> list[str]:
+        values = [row[key] for key in keys] if isinstance(row, Mapping) else row
+        return [
+            "" if value is None else convert(value)
+            for convert, value in zip(converters, values, strict=True)
+        ]
+
+    return texts
+
+
+def csv_header(columns: Sequence[Column]) -> str:
+    """The start of every CSV export: the BOM and the line of column titles."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(column.title for column in columns)
+    return BOM + buffer.getvalue()
+
+
 def csv_chunks(
     columns: Sequence[Column], rows: Iterable[Row], chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[str]:
     """The CSV text: the BOM and header at once, then a chunk every `chunk_rows` rows."""
+    texts = _csv_row(columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(column.title for column in columns)
-    yield BOM + _drain(buffer)
-    for count, row in enumerate(rows, 1):
-        writer.writerow(csv_value(column, value) for column, value in _cells(columns, row))
-        if count % chunk_rows == 0:
-            yield _drain(buffer)
-    if rest := _drain(buffer):
-        yield rest
+    yield csv_header(columns)
+    rows = iter(rows)
+    while chunk := list(islice(rows, chunk_rows)):
+        writer.writerows(map(texts, chunk))
+        yield _drain(buffer)
 
 
 # XLSX -------------------------------------------------------------------------------------------
