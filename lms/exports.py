@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.orm import selectinload
 
-from . import requirements, xapi
+from . import requirements, tabular, xapi
 from .extensions import db
 from .models import Attempt, AttemptState, Completion, Course, Item, User
 from .tabular import Column
@@ -45,7 +45,10 @@ _course = Course.__table__
 
 
 def records() -> tuple[list[Column], Iterator[tuple]]:
-    """Every completion record, oldest first: typed values, streamed."""
+    """Every completion record, oldest first: typed values, streamed (the XLSX export).
+
+    The CSV export writes the same lines faster with `records_csv`.
+    """
     query = (
         select(
             _user.c.employee_no,
@@ -72,6 +75,107 @@ def records() -> tuple[list[Column], Iterator[tuple]]:
         yield from db.session.execute(query)
 
     return RECORDS, rows()
+
+
+def _iso_datetime(column, dialect: str):
+    """The column as the CSV writes a datetime (`2026-11-29T08:15:00`), rendered by the database;
+    None where this database is not known."""
+    if dialect == "postgresql":
+        return func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS')
+    if dialect == "sqlite":
+        # Stored as text, 'YYYY-MM-DD HH:MM:SS.ffffff' from SQLAlchemy: the cut drops the
+        # fraction as Python does, with no trip through a julian day number (strftime, 10 %
+        # slower); a shorter form (a bare date) goes through strftime.
+        stored = type_coerce(column, String)
+        return case(
+            (
+                func.length(stored) >= 19,
+                func.substr(stored, 1, 10) + "T" + func.substr(stored, 12, 8),
+            ),
+            else_=func.strftime("%Y-%m-%dT%H:%M:%S", stored),
+        )
+    return None
+
+
+class _Cells(dict):
+    """The CSV cells of a table's rows by id (`query` selects the id, then `columns`): all read up
+    front, and a row added since read when first asked for."""
+
+    def __init__(self, columns: list[Column], query):
+        super().__init__()
+        self.columns, self.query = columns, query
+        self.update(self._read(query))
+
+    def _read(self, query):
+        return (
+            (key, tabular.csv_cells(self.columns, values))
+            for key, *values in db.session.execute(query)
+        )
+
+    def __missing__(self, key):
+        ((_key, cells),) = self._read(self.query.where(self.query.selected_columns[0] == key))
+        self[key] = cells
+        return cells
+
+
+def records_csv(chunk_rows: int = tabular.CHUNK_ROWS) -> Iterator[str]:
+    """The records export as CSV: the text `tabular.csv_chunks(*records())` writes, 20 times faster.
+
+    HR downloads half a million rows. Each line is put together from parts encoded once: a
+    person's five cells and a course's two (read up front: a few MB for 10,000 staff), each
+    distinct score; the database renders the date and time, and the version and cycle are
+    integers, written as they are. The completions are read alone, in the order of their index
+    (completed_at, id): joined to the people, SQLite reads them at half the rate.
+    """
+    dialect = db.session.get_bind().dialect.name
+    completed_at = _iso_datetime(_completion.c.completed_at, dialect)
+    if completed_at is None:
+        yield from tabular.csv_chunks(*records())
+        return
+    people = _Cells(
+        RECORDS[:5],
+        select(
+            _user.c.id,
+            _user.c.employee_no,
+            _user.c.name,
+            _user.c.branch,
+            _user.c.department,
+            _user.c.job_role,
+        ),
+    )
+    courses = _Cells(RECORDS[5:7], select(_course.c.id, _course.c.slug, _course.c.title_zh))
+    percents = tabular.CellCache(RECORDS[8])
+    plain = tabular.csv_plain_text
+
+    def code_cell(code: str) -> str:
+        return tabular.csv_cells(RECORDS[11:], (code,))
+
+    query = (
+        select(
+            _completion.c.user_id,
+            _completion.c.course_id,
+            func.coalesce(completed_at, ""),
+            _completion.c.percent,
+            _completion.c.course_version,
+            _completion.c.cycle,
+            _completion.c.certificate_code,
+        )
+        .order_by(_completion.c.completed_at, _completion.c.id)
+        .execution_options(yield_per=chunk_rows)
+    )
+    yield tabular.csv_header(RECORDS)
+    result = db.session.execute(query)
+    try:
+        for part in result.partitions():
+            yield "".join(
+                [
+                    f"{people[user]},{courses[course]},{when},{percents[percent]},{version},{cycle},"
+                    f"{code if plain(code) else code_cell(code)}\r\n"
+                    for user, course, when, percent, version, cycle, code in part
+                ]
+            )
+    finally:
+        result.close()
 
 
 def matrix(filters: requirements.Filters, today: date) -> tuple[list[Column], Iterator[tuple]]:

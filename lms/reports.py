@@ -380,7 +380,16 @@ def export_records(fmt: str):
     """Every completion record as CSV or XLSX."""
     if fmt not in FORMATS:
         abort(404)
-    return _download("completions", *exports.records(), fmt)
+    if fmt == "xlsx":
+        return _download("completions", *exports.records(), fmt)
+    # Hundreds of thousands of rows: records_csv writes the same text as _download would from
+    # records(), many times faster.
+    name = tabular.export_filename("completions", fmt, utcnow().date())
+    return Response(
+        stream_with_context(exports.records_csv()),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.route("/matrix.<fmt>")

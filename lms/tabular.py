@@ -166,6 +166,44 @@ def csv_chunks(
         yield _drain(buffer)
 
 
+# An export that writes its lines itself, from parts encoded once (see exports.records_csv), uses
+# these to write exactly what csv_chunks writes.
+
+
+def csv_cells(columns: Sequence[Column], row: Row) -> str:
+    """The row's cells as they stand in a line of `csv_chunks`, joined by commas, no line end."""
+    buffer = io.StringIO()
+    # An empty last cell: a lone empty cell would be written `""`, which it is not within a line.
+    csv.writer(buffer).writerow([*_csv_row(columns)(row), ""])
+    return buffer.getvalue().removesuffix(",\r\n")
+
+
+# Text whose cell is the text itself: it neither starts like a formula nor holds the delimiter,
+# the quote or a line break. A regular expression, for the rows of a long export: no Python call
+# per cell; anything else goes through csv_cells.
+csv_plain_text = re.compile(
+    "[^" + re.escape("".join(FORMULA_PREFIXES)) + ',"\r\n][^,"\r\n]*'
+).fullmatch
+
+
+class CellCache(dict):
+    """A column's cells by value, each encoded once: `cache[value]`, for values that repeat.
+
+    Holds at most `limit` values: past it, values are encoded every time. Values equal as keys
+    share a cell (1 and 1.0): a column's values should be of one type.
+    """
+
+    def __init__(self, column: Column, limit: int = 10_000):
+        super().__init__()
+        self.columns, self.limit = (column,), limit
+
+    def __missing__(self, value: Any) -> str:
+        cell = csv_cells(self.columns, (value,))
+        if len(self) < self.limit:
+            self[value] = cell
+        return cell
+
+
 # XLSX -------------------------------------------------------------------------------------------
 
 

@@ -301,3 +301,38 @@ def test_the_readme_documents_the_current_export_schema():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert schema_markdown("completions", RECORDS) in readme
+
+
+# Lines written from parts (exports.records_csv) -------------------------------------------------
+
+
+def test_csv_cells_are_the_cells_of_a_csv_line():
+    for row in ROWS:
+        line = "".join(csv_chunks(COLUMNS, [row])).removeprefix(tabular.csv_header(COLUMNS))
+        assert tabular.csv_cells(COLUMNS, row) + "\r\n" == line
+    # Alone, an empty cell is still empty: the csv module writes a lone one as `""`.
+    assert tabular.csv_cells([Column("t", "T")], ("",)) == ""
+    assert tabular.csv_cells([Column("t", "T")], ("a,b",)) == '"a,b"'
+
+
+@pytest.mark.parametrize("position", ["alone", "first", "middle", "last"])
+def test_plain_text_is_exactly_the_text_written_as_it_is(position):
+    column = [Column("t", "T")]
+    for code in [*range(128), 0x3000, 0x738B, 0xFEFF]:
+        c = chr(code)
+        text = {"alone": c, "first": c + "ab", "middle": "a" + c + "b", "last": "ab" + c}[position]
+        cell = tabular.csv_cells(column, (text,))
+        assert bool(tabular.csv_plain_text(text)) == (cell == text), repr(text)
+
+
+def test_a_cell_cache_encodes_each_value_once_and_holds_a_bounded_number():
+    cache = tabular.CellCache(Column("p", "P", "float"), limit=3)
+    assert [cache[v] for v in (87.456, None, 80.0, 87.456, 1 / 3, 0.5)] == [
+        "87.46",
+        "",
+        "80",
+        "87.46",
+        "0.33",
+        "0.5",
+    ]
+    assert len(cache) == 3
