@@ -81,13 +81,19 @@ def cached(
     compute: Callable[[], T],
     size: int = 4096,
     person: int | None = None,
+    as_found: bool = False,
 ) -> T:
     """`compute()`, or the copy kept under `key`, which must include the stamps it rests on:
-    the site's, and the person's if it is about one."""
+    the site's, and the person's if it is about one.
+
+    After this transaction's own writes, a copy kept from before them is still returned when
+    the caller asks for the data `as_found` at the start of the request.
+    """
+    store = _store().setdefault(namespace, LRU(size))
     written = _written()
     if SITE in written or person in written:
-        return compute()
-    return _store().setdefault(namespace, LRU(size)).get(key, compute)
+        return store.entries[key] if as_found and key in store.entries else compute()
+    return store.get(key, compute)
 
 
 def cached_each(

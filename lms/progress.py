@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, cache, reminders, requirements
 from . import completion as rules
@@ -126,13 +127,15 @@ class Plan:
     notices: list[Notice]
 
 
-def learner_plan(user: User, today: date) -> Plan:
+def learner_plan(user: User, today: date, as_found: bool = False) -> Plan:
     """Courses from the job role's tracks and assignments, with the tracks they require first.
 
-    Kept per process under the person's and the site's stamps (lms/cache.py).
+    Kept per process under the person's and the site's stamps (lms/cache.py); `as_found`
+    accepts the plan as it was before this request's own writes.
     """
     key = (user.id, user.stamp, cache.site_stamp(), today)
-    return cache.cached("plan", key, lambda: _learner_plan(user, today), person=user.id)
+    compute = lambda: _learner_plan(user, today)  # noqa: E731
+    return cache.cached("plan", key, compute, person=user.id, as_found=as_found)
 
 
 def _learner_plan(user: User, today: date) -> Plan:
@@ -210,8 +213,12 @@ def _cycle(course: Course, latest: Record | None, standing: Standing | None) -> 
 
 
 def course_cycle(user: User, course: Course) -> CourseCycle:
-    """The learner's cycle in one course, from their latest record and their requirement."""
-    plan = learner_plan(user, utcnow().date())
+    """The learner's cycle in one course, from their latest record and their requirement.
+
+    Only a completion moves the cycle, and a request asks for the cycle before it writes one:
+    the plan as the request found it is enough, even after the request's other writes.
+    """
+    plan = learner_plan(user, utcnow().date(), as_found=True)
     return _cycle(course, plan.completions.get(course.id), plan.standings.get(course.id))
 
 
@@ -304,12 +311,13 @@ def record_completion(user: User, course: Course, now: datetime, version: int, c
 
 
 def _quiz_grades(user_id: int, course_id: int, cycle: int) -> list[float]:
-    grades = _graded_percents(user_id, course_id, cycle).items()
-    return [
-        rules.quiz_grade(item.grading, percents)
-        for item, percents in grades
-        if item.is_required and item.is_active
-    ]
+    percents = _graded_percents(user_id, course_id, cycle)
+    quizzes = db.session.execute(
+        select(Item.id, Item.grading).where(
+            Item.id.in_(list(percents)), Item.is_required, Item.is_active
+        )
+    )
+    return [rules.quiz_grade(grading, percents[item_id]) for item_id, grading in quizzes]
 
 
 # Quizzes ----------------------------------------------------------------------------------------
@@ -447,36 +455,38 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
     gradable = _gradable(attempt)
     fractions = [grade_answer(a) for a in gradable]
     result = rules.quiz_result(fractions, attempt.item.pass_mark)
+    values = {
+        "state": AttemptState.FINISHED,
+        "finished_at": now,
+        "points": result.points,
+        "out_of": result.out_of,
+        "percent": result.percent,
+        "is_passed": result.is_passed,
+        "needs_grading": result.needs_grading,
+    }
     # Compare-and-set: of two submits at once, only the one that still sees it open closes it.
     closed = db.session.execute(
         update(Attempt)
         .where(Attempt.id == attempt.id, Attempt.state == AttemptState.IN_PROGRESS)
-        .values(
-            state=AttemptState.FINISHED,
-            finished_at=now,
-            points=result.points,
-            out_of=result.out_of,
-            percent=result.percent,
-            is_passed=result.is_passed,
-            needs_grading=result.needs_grading,
-        )
+        .values(values)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not closed:
         return False
     cache.touch(attempt.user_id)  # the bulk update above passes by the stamps' hook
+    for key, value in values.items():
+        set_committed_value(attempt, key, value)
     for answer, fraction in zip(gradable, fractions, strict=True):
         answer.fraction = fraction
     db.session.flush()
-    db.session.refresh(attempt)
     _settle_quiz(attempt, now)
     return True
 
 
-def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[Item, list[float]]:
+def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[int, list[float]]:
     """Each quiz's graded attempt percents in this cycle, in the order they were taken."""
-    attempts = db.session.scalars(
-        select(Attempt)
+    rows = db.session.execute(
+        select(Attempt.item_id, Attempt.percent)
         .join(Item, Item.id == Attempt.item_id)
         .where(
             Attempt.user_id == user_id,
@@ -485,19 +495,18 @@ def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[Item, lis
             ~Attempt.needs_grading,
             Item.course_id == course_id,
         )
-        .options(selectinload(Attempt.item))
         .order_by(Attempt.number)
     )
-    percents: dict[Item, list[float]] = {}
-    for attempt in attempts:
-        percents.setdefault(attempt.item, []).append(attempt.percent or 0.0)
+    percents: dict[int, list[float]] = {}
+    for item_id, percent in rows:
+        percents.setdefault(item_id, []).append(percent or 0.0)
     return percents
 
 
 def _settle_quiz(attempt: Attempt, now: datetime) -> None:
     """The quiz is done once its grade, by the quiz's grading method, reaches the pass mark."""
     item = attempt.item
-    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle).get(item, [])
+    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle).get(item.id, [])
     grade = rules.quiz_grade(item.grading, percents)
     if grade is not None and grade >= item.pass_mark:
         mark_done(attempt.user, item, now, version=attempt.course_version)
