@@ -135,12 +135,12 @@ def time_catalog(database: Database) -> dict:
     from flask_migrate import upgrade
 
     from lms.content import read_catalog, sync_catalog
-    from lms.extensions import db
+    from lms.extensions import db, init_migrate
 
     url = database.create()
     app = make_app(url)
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
+        upgrade(directory=init_migrate(app).directory)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         started = time.perf_counter()
         catalog = read_catalog(Path(app.config["COURSES_PATH"]))

@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh", "en")
@@ -88,7 +88,6 @@ def select_locale() -> str:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)

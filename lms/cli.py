@@ -9,15 +9,14 @@ from typing import NoReturn
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
-from flask_migrate import upgrade
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import audit, drafts, publishing, reminders, roster
 from .content import ContentError, lint_catalog, read_catalog, sync_catalog
 from .export import LANGUAGES, course_items, quiz_gift
-from .extensions import db
+from .extensions import db, init_migrate
 from .gift import QTYPES, GiftError, parse_gift
 from .models import AuditEvent, Course, ItemKind, JobRole, Role, User, utcnow
 
@@ -97,7 +96,9 @@ def _demo_password() -> str:
 
 def setup_site(demo: bool) -> list[str]:
     """Migrate, load the courses and create the accounts; return lines to show the operator."""
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    from flask_migrate import upgrade
+
+    upgrade(directory=init_migrate(current_app._get_current_object()).directory)
     catalog = read_catalog(_catalog_path(None))
     summary = sync_catalog(catalog)
     lines = [f"Courses: {catalog.summary()} ({summary})."]
@@ -251,7 +252,20 @@ def import_staff(file: Path, dry_run: bool, full: bool) -> None:
     click.echo(summary)
 
 
+class MigrateCommands(click.Group):
+    """`flask db ...`: Flask-Migrate's commands, bound to the app and imported (Alembic with
+    them) only when one is run, not by every `flask` command or server that builds the app."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        from flask_migrate.cli import db as commands
+
+        init_migrate(parent.ensure_object(ScriptInfo).load_app())
+        # The real group parses the arguments (its options, --help) and runs in our stead.
+        return commands.make_context(info_name, args, parent=parent, **extra)
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(MigrateCommands("db", help="Perform database migrations."))
     app.cli.add_command(courses_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(gift_cli)

@@ -1,9 +1,12 @@
-"""The Flask extensions, created once and bound to the app in create_app."""
+"""The Flask extensions, created once and bound to the app in create_app (Flask-Migrate when a
+command migrates: see init_migrate)."""
 
-from flask import has_request_context, request
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -25,10 +28,24 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def init_migrate(app: Flask) -> Any:
+    """Bind Flask-Migrate to the app, once; its settings (`.directory`) as `flask db` uses them.
+
+    Called by what migrates (`flask db ...`, setup_site), not by create_app: flask_migrate
+    imports Alembic, 0.6 s that every worker of a server would spend for nothing.
+    """
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(MIGRATIONS))
+    return app.extensions["migrate"]
 
 
 @event.listens_for(Engine, "connect")

@@ -1,6 +1,9 @@
 """Starting on a fresh machine: migrations, demo accounts, a second start that loses nothing."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -61,3 +64,30 @@ def test_without_demo_only_an_admin_is_created_and_its_password_printed_once(
     assert admin.username == "admin"
     assert admin.check_password(password)
     assert password not in second
+
+
+def test_serving_the_app_does_not_import_alembic():
+    # Flask-Migrate imports Alembic (0.6 s): bound only by what migrates, not by create_app.
+    code = (
+        "import sys; from lms import create_app; "
+        "create_app({'SECRET_KEY': 'x', 'SQLALCHEMY_DATABASE_URI': 'sqlite://'}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_flask_db_commands_migrate_an_app_built_without_them(fresh_app):
+    assert "migrate" not in fresh_app.extensions
+    result = fresh_app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert diff == []
+    help_text = fresh_app.test_cli_runner().invoke(args=["db", "--help"]).output
+    assert "--directory" in help_text
+    assert "upgrade" in help_text
