@@ -1,9 +1,11 @@
 """Starting on a fresh machine: migrations, demo accounts, a second start that loses nothing."""
 
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -91,3 +93,18 @@ def test_flask_db_commands_migrate_an_app_built_without_them(fresh_app):
     help_text = fresh_app.test_cli_runner().invoke(args=["db", "--help"]).output
     assert "--directory" in help_text
     assert "upgrade" in help_text
+
+
+def test_a_gunicorn_worker_starts_with_empty_database_pools(fresh_app):
+    # preload_app builds the app before forking: a worker must not use the parent's connections.
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert config["preload_app"] is True
+    with db.engine.connect() as connection:
+        parents = connection.connection.dbapi_connection
+    assert db.engine.pool.checkedin() == 1
+    worker = SimpleNamespace(app=SimpleNamespace(wsgi=lambda: fresh_app))
+    config["post_fork"](None, worker)
+    assert db.engine.pool.checkedin() == 0
+    # Left open for the parent that owns it (close=False): the worker only forgets it.
+    assert parents.execute("SELECT 1").fetchone() == (1,)
+    parents.close()
