@@ -28,14 +28,14 @@ from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import AttemptAnswer, AuditEvent, GroupMember, SiteStamp, User, UserRole
+from .models import Assignment, AttemptAnswer, AuditEvent, GroupMember, SiteStamp, User, UserRole
 
 T = TypeVar("T")
 
 # Changes that no cached value depends on.
 _IGNORED = (AttemptAnswer, AuditEvent, UserRole)
-# A person's own, but also what HR's lists of a group show.
-_SITE_WIDE = (GroupMember,)
+# A person's own, but kept with everyone's: see requirements.Assigned.
+_SITE_WIDE = (Assignment, GroupMember)
 # A person's own session and preferences: nothing derived from them is cached.
 _PRIVATE_USER_FIELDS = {"session_token", "password_hash", "locale", "stamp"}
 _STAMPED = "lms.stamped"

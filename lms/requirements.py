@@ -159,7 +159,7 @@ def _load_outlines(session, courses: dict[int, Course]) -> dict[int, Item]:
         select(Module)
         .where(Module.course_id.in_(list(courses)))
         .order_by(Module.position, Module.id)
-        .options(selectinload(Module.items).selectinload(Item.questions))
+        .options(selectinload(Module.items).joinedload(Item.questions))
     ).all()
     by_course: dict[int, list[Module]] = defaultdict(list)
     for module in modules:
@@ -176,30 +176,68 @@ def _load_outlines(session, courses: dict[int, Course]) -> dict[int, Item]:
     return items
 
 
+@dataclass(frozen=True)
+class Assigned:
+    """Everyone's assignments: the active ones with their courses and rule, and the groups that
+    decide whom a group's assignment reaches. Kept per process under the site stamp."""
+
+    # (user id, group id, course ids, rule) of each active assignment.
+    assignments: list[tuple[int | None, int | None, list[int], Rule]]
+    # (group id, job role, level, branch) of each rule group.
+    rule_groups: list[tuple[int, str | None, str | None, str | None]]
+    # Each person's groups by membership.
+    members: dict[int, set[int]]
+
+    def groups_of(self, user: User) -> set[int]:
+        by_rule = {
+            group_id
+            for group_id, *rule in self.rule_groups
+            if all(
+                wanted is None or wanted == value
+                for wanted, value in zip(
+                    rule, (user.job_role, user.level, user.branch), strict=True
+                )
+            )
+        }
+        return self.members.get(user.id, set()) | by_rule
+
+
+def assigned(cat: Catalogue) -> Assigned:
+    return cache.cached("assigned", cache.site_stamp(), lambda: _load_assigned(cat), size=2)
+
+
+def _load_assigned(cat: Catalogue) -> Assigned:
+    assignments = db.session.scalars(select(Assignment).where(Assignment.is_active)).all()
+    rows = db.session.execute(
+        select(
+            Group.id, Group.rule_job_role, Group.rule_level, Group.rule_branch, GroupMember.user_id
+        ).outerjoin(GroupMember, GroupMember.group_id == Group.id)
+    ).all()
+    members: dict[int, set[int]] = defaultdict(set)
+    for group_id, *_rule_of, user_id in rows:
+        if user_id is not None:
+            members[user_id].add(group_id)
+    return Assigned(
+        [(a.user_id, a.group_id, _courses(a, cat), _rule(a)) for a in assignments],
+        list(dict.fromkeys(tuple(row[:4]) for row in rows if any(row[1:4]))),
+        dict(members),
+    )
+
+
 def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:
     """Per person, per course: the rule that counts (the strictest of all that apply)."""
-    groups = groups_of(users)
-    group_ids = {g.id for gs in groups.values() for g in gs}
-    assignments = db.session.scalars(
-        select(Assignment).where(
-            Assignment.is_active,
-            or_(
-                Assignment.user_id.in_([u.id for u in users]),
-                Assignment.group_id.in_(group_ids),
-            ),
-        )
-    ).all()
+    index = assigned(cat)
     result = {}
     for user in users:
         candidates: dict[int, list[Rule]] = defaultdict(list)
         for track_id in cat.job_role_tracks.get(user.job_role or "", []):
             for course_id in cat.courses_of(track_id):
                 candidates[course_id].append(JOB_ROLE_RULE)
-        mine = {g.id for g in groups.get(user.id, [])}
-        for assignment in assignments:
-            if assignment.user_id == user.id or assignment.group_id in mine:
-                for course_id in _courses(assignment, cat):
-                    candidates[course_id].append(_rule(assignment))
+        mine = index.groups_of(user)
+        for user_id, group_id, courses, rule in index.assignments:
+            if user_id == user.id or group_id in mine:
+                for course_id in courses:
+                    candidates[course_id].append(rule)
         result[user.id] = {
             course_id: compliance.strictest(rules, user.hire_date)
             for course_id, rules in candidates.items()
