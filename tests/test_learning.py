@@ -254,6 +254,27 @@ def test_dashboard_query_count_does_not_grow_with_progress(client, count_queries
     assert cached.count == 1  # the signed-in user, with the stamps that say the plan is current
 
 
+@pytest.mark.parametrize(
+    ("page", "cached_queries"),
+    [("/courses/starter-basics", 1), ("/items/{intro}", 1), ("/items/{check}", 2)],
+)
+def test_course_lesson_and_quiz_pages_cost_a_few_queries_whatever_the_progress(
+    client, count_queries, page, cached_queries
+):
+    path = page.format(intro=item_id("intro"), check=item_id("check"))
+    with count_queries() as before:
+        assert client.get(path).status_code == 200
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)
+    with count_queries() as after:
+        assert client.get(path).status_code == 200
+    with count_queries(warm=True) as cached:
+        client.get(path)
+    assert after.count == before.count <= 12
+    # The signed-in user; and the quiz's attempts, which are read fresh.
+    assert cached.count == cached_queries
+
+
 def test_a_cached_plan_gives_way_to_the_learners_progress_and_to_a_new_assignment(client, learner):
     client.get("/dashboard")  # cached
     client.post(f"/items/{item_id('intro')}/done")

@@ -1,0 +1,77 @@
+"""What is kept per process (lms/cache.py) gives way as soon as the data it rests on changes."""
+
+from sqlalchemy import select
+
+from lms import cache, requirements
+from lms.extensions import db
+from lms.models import Completion, Course, Group, GroupMember, JobRole, SiteStamp, User
+
+
+def stamps(user: User) -> tuple[int, int]:
+    db.session.expire_all()
+    site = db.session.scalar(select(SiteStamp.value)) or 0
+    return db.session.get(User, user.id).stamp, site
+
+
+def test_a_persons_record_moves_their_stamp_only(load_courses, make_user):
+    load_courses()
+    ann, bob = make_user("ann"), make_user("bob")
+    ann_before, site_before = stamps(ann)
+    bob_before, _ = stamps(bob)
+    course = db.session.scalar(select(Course))
+    db.session.add(Completion(user_id=ann.id, course_id=course.id))
+    db.session.commit()
+    assert stamps(ann) == (ann_before + 1, site_before)
+    assert stamps(bob) == (bob_before, site_before)
+
+
+def test_what_applies_to_everyone_moves_the_site_stamp(load_courses, make_user):
+    load_courses()
+    ann = make_user("ann")
+    _, site = stamps(ann)
+    group = Group(name="新员工")
+    db.session.add(group)
+    db.session.commit()
+    assert stamps(ann)[1] == site + 1
+    db.session.add(GroupMember(group_id=group.id, user_id=ann.id))
+    db.session.commit()
+    assert stamps(ann)[1] == site + 2
+    db.session.get(User, ann.id).job_role = JobRole.SENIOR_CUSTOMER_MANAGER
+    db.session.commit()
+    assert stamps(ann)[1] == site + 3
+
+
+def test_signing_in_and_a_new_password_move_no_stamp(load_courses, make_user):
+    load_courses()
+    ann = make_user("ann")
+    before = stamps(ann)
+    user = db.session.get(User, ann.id)
+    user.set_password("another-password-1")
+    user.locale = "en"
+    db.session.commit()
+    assert stamps(ann) == before
+
+
+def test_a_renamed_course_shows_on_the_next_page(app, load_courses, make_user):
+    load_courses()
+    learner = make_user("new.manager", JobRole.NEW_CUSTOMER_MANAGER)
+    client = app.test_client(user=learner)
+    assert "基础知识" in client.get("/dashboard").get_data(as_text=True)
+    db.session.scalar(select(Course).where(Course.slug == "starter-basics")).title_zh = "新名称"
+    db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "新名称" in page
+    assert "基础知识" not in page
+
+
+def test_a_transaction_does_not_keep_what_it_derived_from_its_own_writes(load_courses):
+    load_courses()
+    assert requirements.catalogue().slugs["starter-basics"].title_zh == "基础知识"  # kept
+    course = db.session.scalar(select(Course).where(Course.slug == "starter-basics"))
+    course.title_zh = "未提交"
+    db.session.flush()
+    assert cache.site_written()
+    assert requirements.catalogue().slugs["starter-basics"].title_zh == "未提交"
+    db.session.rollback()
+    assert not cache.site_written()
+    assert requirements.catalogue().slugs["starter-basics"].title_zh == "基础知识"
