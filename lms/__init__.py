@@ -131,30 +131,12 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from flask import g
-    from flask_babel import gettext as _
-
     from .models import JOB_ROLE_NAMES, Role
     from .progress import review_answer
     from .render import formatted_to_html
 
     app.add_template_filter(formatted_to_html, "formatted")
     app.add_template_global(review_answer)
-
-    @app.template_global()
-    def status_labels() -> dict[str, str]:
-        """The status names, translated once a request: the matrix shows hundreds of them."""
-        if "status_labels" not in g:
-            g.status_labels = {
-                "complete": _("Complete"),
-                "renewal_due": _("Renewal due"),
-                "not_started": _("Not started"),
-                "in_progress": _("In progress"),
-                "due_soon": _("Due soon"),
-                "overdue": _("Overdue"),
-                "expired": _("Expired"),
-            }
-        return g.status_labels
 
     @app.context_processor
     def inject():

@@ -1,6 +1,8 @@
 """The Flask extensions, created once and bound to the app in create_app (Flask-Migrate when a
 command migrates: see init_migrate)."""
 
+import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 
 
 class Base(DeclarativeBase):
@@ -73,4 +76,36 @@ def _begin(conn):
         and request.method not in ("GET", "HEAD", "OPTIONS")
         and not conn.get_execution_options().get("lms_read_only")
     )
+    if is_write:
+        _take_writer_turn(conn)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+
+# One descriptor per process and database file (a descriptor inherited through a fork would
+# share its lock with the parent): see _take_writer_turn.
+_turn_files: dict[tuple[int, str], int] = {}
+
+
+def _take_writer_turn(conn) -> None:
+    """Queue for the write lock on a lock file beside the database.
+
+    SQLite's own wait for its write lock sleeps 1, 2, 5, 10, 15... ms between tries, so under
+    load writers spend more time asleep than writing. An flock() waiter is woken the moment
+    the lock is free; the kernel drops it if the process dies. Released when the connection
+    goes back to the pool, that is when the transaction has ended (_end_writer_turn).
+    """
+    path = conn.engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    key = (os.getpid(), path)
+    if key not in _turn_files:
+        _turn_files[key] = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(_turn_files[key], fcntl.LOCK_EX)
+    conn.connection.info["writer_turn"] = _turn_files[key]
+
+
+@event.listens_for(Pool, "checkin")
+def _end_writer_turn(_dbapi_connection, record) -> None:
+    turn = record.info.pop("writer_turn", None) if record is not None else None
+    if turn is not None:
+        fcntl.flock(turn, fcntl.LOCK_UN)

@@ -13,6 +13,7 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -23,6 +24,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from sqlalchemy import and_, exists, extract, func, or_, select
 from sqlalchemy.orm import lazyload, selectinload
 from wtforms.fields.choices import SelectChoice
@@ -77,6 +79,43 @@ class Page:
     has_next = property(lambda self: self.page < self.pages)
     prev_num = property(lambda self: self.page - 1)
     next_num = property(lambda self: self.page + 1)
+
+
+TONES = {"complete": "ok", "overdue": "bad", "expired": "bad"}
+bp.add_app_template_global(TONES, "status_tones")
+
+
+@bp.app_template_global()
+def status_labels() -> dict[str, str]:
+    """The status names, translated once a request: the matrix shows hundreds of them."""
+    if "status_labels" not in g:
+        g.status_labels = {
+            "complete": _("Complete"),
+            "renewal_due": _("Renewal due"),
+            "not_started": _("Not started"),
+            "in_progress": _("In progress"),
+            "due_soon": _("Due soon"),
+            "overdue": _("Overdue"),
+            "expired": _("Expired"),
+        }
+    return g.status_labels
+
+
+def _badges(row: requirements.Row, courses: list[Course]) -> Markup:
+    """A matrix row's cells, one status badge per required course. Written here rather than
+    by the template's macro: a page has up to a thousand of them."""
+    labels = {status: escape(label) for status, label in status_labels().items()}
+    cells = []
+    for course in courses:
+        standing = row.cells.get(course.id)
+        if standing is None:
+            cells.append("<td></td>")
+            continue
+        tone, label = TONES.get(standing.status, ""), labels[standing.status]
+        cells.append(
+            f'<td><span class="badge {tone}" title="{standing.due or ""}">{label}</span></td>'
+        )
+    return Markup("".join(cells))
 
 
 @bp.before_request
@@ -188,7 +227,12 @@ def matrix():
         ).all()
         page = Page(requirements.rows_for(list(people), cat, today), number, pages)
     return render_template(
-        "reports/matrix.html", page=page, courses=courses, filters=filters, **_choices(cat)
+        "reports/matrix.html",
+        page=page,
+        badges=[_badges(row, courses) for row in page.items],
+        courses=courses,
+        filters=filters,
+        **_choices(cat),
     )
 
 
