@@ -4,6 +4,8 @@ Eight tabs of one learner, each with its own session, send the same action at th
 (a barrier releases them together). Runs on SQLite and, with LMS_TEST_DATABASE_URL, PostgreSQL.
 """
 
+import fcntl
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -181,3 +183,18 @@ def test_eight_submits_at_once_of_one_attempt_grade_it_once(site):
         assert attempt.is_passed
         assert count(ItemProgress, ItemProgress.item_id == quiz_id) == 1
         assert count(Completion) == 1
+
+
+def test_sqlite_writers_take_turns_and_a_write_request_gives_its_turn_back(app, make_user):
+    if db.engine.url.get_backend_name() != "sqlite":
+        pytest.skip("the writers' queue is SQLite's")
+    sync_catalog(read_catalog(FIXTURES / "courses"))
+    db.session.commit()
+    client = app.test_client(user=make_user("writer", JobRole.NEW_CUSTOMER_MANAGER))
+    intro = db.session.scalar(select(Item.id).where(Item.key == "intro"))
+    assert client.post(f"/items/{intro}/done").status_code == 302
+    turn = os.open(f"{db.engine.url.database}-writers.lock", os.O_RDWR)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+    finally:
+        os.close(turn)
