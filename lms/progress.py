@@ -6,6 +6,7 @@ the view does, once.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -141,13 +142,7 @@ def learner_plan(user: User, today: date, as_found: bool = False) -> Plan:
 def _learner_plan(user: User, today: date) -> Plan:
     cat = requirements.catalogue()
     latest = requirements.latest_completions([user.id])
-    # One query for both the active items and what the learner has done of them.
-    mine = and_(ItemProgress.item_id == Item.id, ItemProgress.user_id == user.id)
-    rows = db.session.execute(
-        select(Item.id, Item.course_id, Item.is_required, ItemProgress.cycle)
-        .outerjoin(ItemProgress, mine)
-        .where(Item.is_active)
-    ).all()
+    rows = db.session.execute(_items_done_query(), {"user": user.id}).all()
     required = {item_id: course_id for item_id, course_id, is_required, _ in rows if is_required}
     finished = {(course_id, cycle, item_id) for item_id, course_id, _, cycle in rows if cycle}
     done = [(c, cycle, item_id) for c, cycle, item_id in finished if item_id in required]
@@ -181,6 +176,18 @@ def _learner_plan(user: User, today: date) -> Plan:
         quiz_summaries(user.id),
         cat.needs,
         notices,
+    )
+
+
+@functools.cache
+def _items_done_query():
+    """One query for both the active items and what the learner has done of them; built once,
+    as building it costs more than running it."""
+    mine = and_(ItemProgress.item_id == Item.id, ItemProgress.user_id == bindparam("user"))
+    return (
+        select(Item.id, Item.course_id, Item.is_required, ItemProgress.cycle)
+        .outerjoin(ItemProgress, mine)
+        .where(Item.is_active)
     )
 
 
@@ -329,12 +336,21 @@ class AttemptLimitReached(Exception):
 
 def attempts_of(user: User, item: Item, cycle: int) -> list[Attempt]:
     """The learner's attempts at a quiz in one cycle of its course (see course_cycle)."""
-    query = (
+    params = {"user": user.id, "item": item.id, "cycle": cycle}
+    return list(db.session.scalars(_attempts_query(), params))
+
+
+@functools.cache
+def _attempts_query():
+    return (
         select(Attempt)
-        .where(Attempt.user_id == user.id, Attempt.item_id == item.id, Attempt.cycle == cycle)
+        .where(
+            Attempt.user_id == bindparam("user"),
+            Attempt.item_id == bindparam("item"),
+            Attempt.cycle == bindparam("cycle"),
+        )
         .order_by(Attempt.number)
     )
-    return list(db.session.scalars(query))
 
 
 def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attempt:
@@ -547,12 +563,17 @@ def is_review_final(attempt: Attempt, attempts_used: int) -> bool:
 
 def quiz_summaries(user_id: int) -> dict[int, tuple[int, float | None]]:
     """Per quiz: attempts finished and the best percent."""
-    query = (
+    rows = db.session.execute(_summaries_query(), {"user": user_id})
+    return {item_id: (count, best) for item_id, count, best in rows}
+
+
+@functools.cache
+def _summaries_query():
+    return (
         select(Attempt.item_id, func.count(), func.max(Attempt.percent))
-        .where(Attempt.user_id == user_id, Attempt.state == AttemptState.FINISHED)
+        .where(Attempt.user_id == bindparam("user"), Attempt.state == AttemptState.FINISHED)
         .group_by(Attempt.item_id)
     )
-    return {item_id: (count, best) for item_id, count, best in db.session.execute(query)}
 
 
 @dataclass(frozen=True)

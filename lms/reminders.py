@@ -8,6 +8,7 @@ its `emailed_at` was still empty when the sending run claimed it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import ssl
@@ -18,7 +19,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import selectinload
 
 from . import cache, requirements
@@ -93,13 +94,18 @@ def _open():
 
 def unread(user: User) -> list[tuple[int, str, date]]:
     """The person's unread reminders, newest first: (course id, kind, due date)."""
-    query = (
+    return [tuple(row) for row in db.session.execute(_unread_query(), {"user": user.id})]
+
+
+@functools.cache
+def _unread_query():
+    # Built once: it is part of every learner's plan.
+    return (
         _open()
         .with_only_columns(Reminder.course_id, Reminder.kind, Reminder.due)
-        .where(Reminder.user_id == user.id)
+        .where(Reminder.user_id == bindparam("user"))
         .order_by(Reminder.created_at.desc(), Reminder.id.desc())
     )
-    return [tuple(row) for row in db.session.execute(query)]
 
 
 def mark_read(user: User, now: datetime) -> None:

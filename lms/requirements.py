@@ -6,12 +6,13 @@ dashboard and HR's matrix of thousands of people cost the same per page.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -253,6 +254,17 @@ def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:
 
 def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Completion]:
     """Each person's latest completion of each course, each marked `is_revoked` or not."""
+    rows = db.session.execute(_latest_query(), {"ids": list(user_ids)})
+    latest = {}
+    for completion, is_revoked in rows:
+        completion.is_revoked = bool(is_revoked)
+        latest[(completion.user_id, completion.course_id)] = completion
+    return latest
+
+
+@functools.cache
+def _latest_query():
+    # Built once: on a learner's page, building a statement costs more than running it.
     revoked = (
         exists()
         .where(
@@ -262,16 +274,11 @@ def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Complet
         )
         .label("revoked")
     )
-    rows = db.session.execute(
+    return (
         select(Completion, revoked)
-        .where(Completion.user_id.in_(list(user_ids)))
+        .where(Completion.user_id.in_(bindparam("ids", expanding=True)))
         .order_by(Completion.cycle, Completion.id)
     )
-    latest = {}
-    for completion, is_revoked in rows:
-        completion.is_revoked = bool(is_revoked)
-        latest[(completion.user_id, completion.course_id)] = completion
-    return latest
 
 
 def stands(course: Course, record: Completion | None) -> bool:
