@@ -36,6 +36,7 @@ from .models import (
     User,
     utcnow,
 )
+from .requirements import Record
 from .statistics import AttemptRow
 
 
@@ -68,32 +69,6 @@ def track_states(tracks: list[Track], states: dict[int, CourseState]) -> dict[in
         courses = [states[c.id] for c in track.courses if c.id in states]
         result[track.id] = TrackState(sum(s.completion is not None for s in courses), len(courses))
     return result
-
-
-@dataclass(frozen=True)
-class Record:
-    """What the learner's pages use of a completion record: a plain copy, so that a plan can be
-    kept beyond the request that read it."""
-
-    id: int
-    course_id: int
-    cycle: int
-    completed_at: datetime
-    certificate_code: str
-    course_version: int
-    is_revoked: bool
-
-    @classmethod
-    def of(cls, c: Completion) -> Record:
-        return cls(
-            c.id,
-            c.course_id,
-            c.cycle,
-            c.completed_at,
-            c.certificate_code,
-            c.course_version,
-            c.is_revoked,
-        )
 
 
 @dataclass(frozen=True)
@@ -158,7 +133,7 @@ def _learner_plan(user: User, today: date) -> Plan:
     for track_id in track_ids:
         if track_id not in assigned:
             course_ids.update(cat.courses_of(track_id))
-    completions = {course_id: Record.of(c) for (_user, course_id), c in latest.items()}
+    completions = {course_id: record for (_user, course_id), record in latest.items()}
     tracks = [cat.tracks[t] for t in track_ids]
     notices = [
         Notice(cat.courses[course_id], kind, due)

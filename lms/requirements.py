@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -252,14 +252,25 @@ def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:
     return cat.courses_of(assignment.track_id or 0)
 
 
-def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Completion]:
-    """Each person's latest completion of each course, each marked `is_revoked` or not."""
+@dataclass(frozen=True)
+class Record:
+    """What standings and pages use of a completion record: plain values, read as columns and
+    safe to keep beyond the request that read them."""
+
+    id: int
+    user_id: int
+    course_id: int
+    cycle: int
+    completed_at: datetime
+    certificate_code: str
+    course_version: int
+    is_revoked: bool
+
+
+def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Record]:
+    """Each person's latest completion record of each course, revoked or not."""
     rows = db.session.execute(_latest_query(), {"ids": list(user_ids)})
-    latest = {}
-    for completion, is_revoked in rows:
-        completion.is_revoked = bool(is_revoked)
-        latest[(completion.user_id, completion.course_id)] = completion
-    return latest
+    return {(row.user_id, row.course_id): Record(*row[:-1], bool(row[-1])) for row in rows}
 
 
 @functools.cache
@@ -274,14 +285,15 @@ def _latest_query():
         )
         .label("revoked")
     )
+    columns = [getattr(Completion, f.name) for f in fields(Record) if f.name != "is_revoked"]
     return (
-        select(Completion, revoked)
+        select(*columns, revoked)
         .where(Completion.user_id.in_(bindparam("ids", expanding=True)))
         .order_by(Completion.cycle, Completion.id)
     )
 
 
-def stands(course: Course, record: Completion | None) -> bool:
+def stands(course: Course, record: Record | None) -> bool:
     """Whether a record still counts: not revoked, and not from before a material change."""
     return (
         record is not None
@@ -302,7 +314,7 @@ def standings(
     users: list[User],
     cat: Catalogue,
     today: date,
-    completions: dict[tuple[int, int], Completion],
+    completions: dict[tuple[int, int], Record],
     begun: set[tuple[int, int]],
 ) -> dict[int, dict[int, Standing]]:
     """Per person, per required course: where they stand today, from their latest completions
@@ -395,7 +407,7 @@ class Explanation:
     sources: list[tuple[str, str]]  # ("job_role", code) or ("assignment", group or person)
     rule: Rule | None
     standing: Standing | None
-    record: Completion | None
+    record: Record | None
     missing: list[Item]
 
 
