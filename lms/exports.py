@@ -150,32 +150,44 @@ def records_csv(chunk_rows: int = tabular.CHUNK_ROWS) -> Iterator[str]:
     def code_cell(code: str) -> str:
         return tabular.csv_cells(RECORDS[11:], (code,))
 
-    query = (
-        select(
-            _completion.c.user_id,
-            _completion.c.course_id,
-            func.coalesce(completed_at, ""),
-            _completion.c.percent,
-            _completion.c.course_version,
-            _completion.c.cycle,
-            _completion.c.certificate_code,
-        )
-        .order_by(_completion.c.completed_at, _completion.c.id)
-        .execution_options(yield_per=chunk_rows)
-    )
+    query = select(
+        _completion.c.user_id,
+        _completion.c.course_id,
+        func.coalesce(completed_at, ""),
+        _completion.c.percent,
+        _completion.c.course_version,
+        _completion.c.cycle,
+        _completion.c.certificate_code,
+    ).order_by(_completion.c.completed_at, _completion.c.id)
     yield tabular.csv_header(RECORDS)
-    result = db.session.execute(query)
+    for part in _driver_rows(query, chunk_rows):
+        yield "".join(
+            [
+                f"{people[user]},{courses[course]},{when},{percents[percent]},{version},{cycle},"
+                f"{code if plain(code) else code_cell(code)}\r\n"
+                for user, course, when, percent, version, cycle, code in part
+            ]
+        )
+
+
+def _driver_rows(query, chunk_rows: int) -> Iterator[list[tuple]]:
+    """The query's rows as the database driver returns them, in lists of `chunk_rows`: plain
+    tuples, not SQLAlchemy's result rows, which cost the records CSV a tenth of its rate or more.
+    In the session's transaction; on PostgreSQL a server-side cursor sends a chunk at a time.
+    (SQLAlchemy's before/after_cursor_execute events do not see this statement.)"""
+    connection = db.session.connection()
+    # The statement binds constants only: inlined, whatever the driver's parameter style. The
+    # empty parameters make psycopg read `%%` (how a literal % is written for it) back as `%`.
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    server_side = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name="lms_export") if server_side else driver.cursor()
     try:
-        for part in result.partitions():
-            yield "".join(
-                [
-                    f"{people[user]},{courses[course]},{when},{percents[percent]},{version},{cycle},"
-                    f"{code if plain(code) else code_cell(code)}\r\n"
-                    for user, course, when, percent, version, cycle, code in part
-                ]
-            )
+        cursor.execute(sql, ())
+        while part := cursor.fetchmany(chunk_rows):
+            yield part
     finally:
-        result.close()
+        cursor.close()
 
 
 def matrix(filters: requirements.Filters, today: date) -> tuple[list[Column], Iterator[tuple]]:
