@@ -172,7 +172,7 @@ def _move_stamps(session: Session, _context, _instances) -> None:
             site = True
     if people:
         touch(*people, session=session)
-    if site:
+    if site and SITE not in session.info.get(_STAMPED, ()):
         connection = session.connection()
         stamps = SiteStamp.__table__
         moved = connection.execute(update(stamps).values(value=stamps.c.value + 1)).rowcount
@@ -184,11 +184,16 @@ def _move_stamps(session: Session, _context, _instances) -> None:
 def touch(*user_ids: int, session: Session | None = None) -> None:
     """Move these people's stamps: for changes made by bulk statements, which skip the hook."""
     session = session or db.session()
+    written = session.info.setdefault(_STAMPED, set())
+    # Once a transaction is enough: what matters is that the stamp differs from before it.
+    ids = set(user_ids) - written
+    if not ids:
+        return
     users = User.__table__
     session.connection().execute(
-        update(users).where(users.c.id.in_(user_ids)).values(stamp=users.c.stamp + 1)
+        update(users).where(users.c.id.in_(ids)).values(stamp=users.c.stamp + 1)
     )
-    session.info.setdefault(_STAMPED, set()).update(user_ids)
+    written.update(ids)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -246,7 +246,8 @@ def mark_done(
     `version` is the course version the work was done on (an attempt keeps the one it began on).
     """
     cycle = course_cycle(user, item.course).cycle
-    if item.id in done_item_ids(user.id, item.course_id, cycle):
+    done = done_item_ids(user.id, item.course_id, cycle)
+    if item.id in done:
         return
     db.session.add(
         ItemProgress(
@@ -262,11 +263,15 @@ def mark_done(
     if signed_off_by:
         audit.record(signed_off_by, "sign_off", f"item:{item.id}", {"user": user.id}, now)
     db.session.flush()
-    record_completion(user, item.course, now, version or item.course.version, cycle)
+    version = version or item.course.version
+    record_completion(user, item.course, now, version, cycle, done | {item.id})
 
 
-def record_completion(user: User, course: Course, now: datetime, version: int, cycle: int):
-    """Write the cycle's completion record once, when every required item is done."""
+def record_completion(
+    user: User, course: Course, now: datetime, version: int, cycle: int, done: set[int]
+):
+    """Write the cycle's completion record once, when every required item is done (`done`:
+    the items done in the cycle)."""
     if db.session.scalar(
         select(Completion.id).where(
             Completion.user_id == user.id,
@@ -278,7 +283,7 @@ def record_completion(user: User, course: Course, now: datetime, version: int, c
     required = db.session.scalars(
         select(Item.id).where(Item.course_id == course.id, Item.is_active, Item.is_required)
     ).all()
-    if not required or not rules.is_complete(required, done_item_ids(user.id, course.id, cycle)):
+    if not required or not rules.is_complete(required, done):
         return None
     record = Completion(
         user_id=user.id,

@@ -285,7 +285,9 @@ def _latest_query():
         )
         .label("revoked")
     )
-    columns = [getattr(Completion, f.name) for f in fields(Record) if f.name != "is_revoked"]
+    # Table columns: an ORM-enabled select would pass every row through the ORM's loading.
+    table = Completion.__table__.c
+    columns = [table[f.name] for f in fields(Record) if f.name != "is_revoked"]
     return (
         select(*columns, revoked)
         .where(Completion.user_id.in_(bindparam("ids", expanding=True)))
@@ -307,7 +309,8 @@ def started(user_ids: Iterable[int]) -> set[tuple[int, int]]:
     ids = list(user_ids)
     done = select(ItemProgress.user_id, ItemProgress.course_id).where(ItemProgress.user_id.in_(ids))
     tried = select(Attempt.user_id, Item.course_id).join(Item).where(Attempt.user_id.in_(ids))
-    return set(db.session.execute(done.union(tried)).all())
+    # Plain tuples: membership tests on SQLAlchemy rows cost a method call each.
+    return {tuple(row) for row in db.session.execute(done.union(tried))}
 
 
 def standings(
