@@ -90,8 +90,9 @@ class User(UserMixin, db.Model):
     roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
     manager: Mapped[User | None] = relationship(remote_side=[id])
 
-    # HR's lists page through active people by branch and name.
-    __table_args__ = (Index("ix_user_branch_name", "branch", "name", "id"),)
+    # HR's lists page through active people by branch and name: with is_active first, skipping
+    # to a page reads the index alone.
+    __table_args__ = (Index("ix_user_active_branch_name", "is_active", "branch", "name", "id"),)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"

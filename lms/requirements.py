@@ -92,10 +92,13 @@ class Catalogue:
     # The outlines of the active courses: by slug, and each active item in outline order.
     slugs: dict[str, Course]
     items: dict[int, Item]
+    # The active course ids of each active track, and of each job role's tracks: rules are
+    # worked out for thousands of people from these.
+    track_courses: dict[int, list[int]]
+    role_courses: dict[str, list[int]]
 
     def courses_of(self, track_id: int) -> list[int]:
-        track = self.tracks.get(track_id)
-        return [c.id for c in track.courses if c.is_active] if track else []
+        return self.track_courses.get(track_id, [])
 
 
 def catalogue() -> Catalogue:
@@ -151,7 +154,18 @@ def _load_catalogue(session) -> Catalogue:
             needs[course.id] = before | {c.id for c in course.requires}
     items = _load_outlines(session, courses)
     slugs = {c.slug: c for c in courses.values()}
-    return Catalogue({t.id: t for t in tracks}, courses, roles, needs, slugs, items)
+    track_courses = {t.id: [c.id for c in t.courses if c.is_active] for t in tracks}
+    role_courses = {role: [c for t in ids for c in track_courses[t]] for role, ids in roles.items()}
+    return Catalogue(
+        {t.id: t for t in tracks},
+        courses,
+        roles,
+        needs,
+        slugs,
+        items,
+        track_courses,
+        role_courses,
+    )
 
 
 def _load_outlines(session, courses: dict[int, Course]) -> dict[int, Item]:
@@ -190,14 +204,12 @@ class Assigned:
     members: dict[int, set[int]]
 
     def groups_of(self, user: User) -> set[int]:
+        post = (user.job_role, user.level, user.branch)
         by_rule = {
             group_id
             for group_id, *rule in self.rule_groups
             if all(
-                wanted is None or wanted == value
-                for wanted, value in zip(
-                    rule, (user.job_role, user.level, user.branch), strict=True
-                )
+                wanted is None or wanted == value for wanted, value in zip(rule, post, strict=True)
             )
         }
         return self.members.get(user.id, set()) | by_rule
@@ -230,17 +242,17 @@ def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:
     index = assigned(cat)
     result = {}
     for user in users:
+        user_id, hire_date = user.id, user.hire_date
         candidates: dict[int, list[Rule]] = defaultdict(list)
-        for track_id in cat.job_role_tracks.get(user.job_role or "", []):
-            for course_id in cat.courses_of(track_id):
-                candidates[course_id].append(JOB_ROLE_RULE)
+        for course_id in cat.role_courses.get(user.job_role or "", []):
+            candidates[course_id].append(JOB_ROLE_RULE)
         mine = index.groups_of(user)
-        for user_id, group_id, courses, rule in index.assignments:
-            if user_id == user.id or group_id in mine:
+        for person, group_id, courses, rule in index.assignments:
+            if person == user_id or group_id in mine:
                 for course_id in courses:
                     candidates[course_id].append(rule)
-        result[user.id] = {
-            course_id: compliance.strictest(rules, user.hire_date)
+        result[user_id] = {
+            course_id: rules[0] if len(rules) == 1 else compliance.strictest(rules, hire_date)
             for course_id, rules in candidates.items()
         }
     return result
@@ -325,15 +337,16 @@ def standings(
     rules = rules_of(users, cat)
     result = {}
     for user in users:
-        result[user.id] = {}
-        for course_id, rule in rules[user.id].items():
-            record = completions.get((user.id, course_id))
+        user_id, hire_date = user.id, user.hire_date
+        mine = result[user_id] = {}
+        for course_id, rule in rules[user_id].items():
+            record = completions.get((user_id, course_id))
             counts = stands(cat.courses[course_id], record)
-            result[user.id][course_id] = compliance.standing(
+            mine[course_id] = compliance.standing(
                 rule,
-                user.hire_date,
+                hire_date,
                 record.completed_at.date() if counts else None,
-                (user.id, course_id) in begun,
+                (user_id, course_id) in begun,
                 today,
             )
     return result

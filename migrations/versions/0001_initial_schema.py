@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:28:06.572524
+Create Date: 2026-11-29 10:18:07.255885
 
 """
 from alembic import op
@@ -74,7 +74,7 @@ def upgrade():
     sa.UniqueConstraint('username', name=op.f('uq_user_username'))
     )
     with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.create_index('ix_user_branch_name', ['branch', 'name', 'id'], unique=False)
+        batch_op.create_index('ix_user_active_branch_name', ['is_active', 'branch', 'name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_job_role'), ['job_role'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_manager_id'), ['manager_id'], unique=False)
 
@@ -463,7 +463,7 @@ def downgrade():
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_manager_id'))
         batch_op.drop_index(batch_op.f('ix_user_job_role'))
-        batch_op.drop_index('ix_user_branch_name')
+        batch_op.drop_index('ix_user_active_branch_name')
 
     op.drop_table('user')
     op.drop_table('track')
