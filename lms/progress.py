@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -362,19 +362,25 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
         started_at=now,
         deadline_at=rules.deadline(now, item.time_limit),
     )
-    questions = _drawn(item)
-    for position, question in enumerate(questions):
-        data = question.data.get(language) or question.data["zh"]
-        attempt.answers.append(
-            AttemptAnswer(
-                position=position,
-                question_id=question.id,
-                snapshot=data,
-                order=_display_order(data, item.is_shuffled),
-            )
-        )
     db.session.add(attempt)
     db.session.flush()
+    answers = []
+    for position, question in enumerate(_drawn(item)):
+        data = question.data.get(language) or question.data["zh"]
+        order = _display_order(data, item.is_shuffled)
+        answers.append(
+            {
+                "attempt_id": attempt.id,
+                "position": position,
+                "question_id": question.id,
+                "snapshot": data,
+                "order": order,
+            }
+        )
+    # One executemany: as objects, SQLite would insert them one statement each, to read back
+    # their ids in order.
+    if answers:
+        db.session.execute(insert(AttemptAnswer), answers)
     return attempt
 
 
