@@ -5,8 +5,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request, session
-from flask_babel import get_locale
+from flask import Flask, g, has_request_context, render_template, request, session
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -90,9 +90,24 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel's template gettext looks up the locale and its catalogue on every call, and a
+    # page makes dozens of calls: look them up once a request.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
+
+
+def _translations():
+    if not has_request_context():
+        return get_translations()
+    if "translations" not in g:
+        g.translations = get_translations()
+    return g.translations
 
 
 def _register_blueprints(app: Flask) -> None:
