@@ -81,19 +81,19 @@ def cached(
     compute: Callable[[], T],
     size: int = 4096,
     person: int | None = None,
-    as_found: bool = False,
 ) -> T:
     """`compute()`, or the copy kept under `key`, which must include the stamps it rests on:
-    the site's, and the person's if it is about one.
-
-    After this transaction's own writes, a copy kept from before them is still returned when
-    the caller asks for the data `as_found` at the start of the request.
-    """
-    store = _store().setdefault(namespace, LRU(size))
+    the site's, and the person's if it is about one."""
     written = _written()
     if SITE in written or person in written:
-        return store.entries[key] if as_found and key in store.entries else compute()
-    return store.get(key, compute)
+        return compute()
+    return _store().setdefault(namespace, LRU(size)).get(key, compute)
+
+
+def kept(namespace: str, key: Hashable) -> Any:
+    """The copy kept under `key`, or None: as the data stood before this transaction's writes."""
+    store = _store().get(namespace)
+    return store.entries.get(key) if store else None
 
 
 def cached_each(

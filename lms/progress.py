@@ -103,15 +103,17 @@ class Plan:
     notices: list[Notice]
 
 
-def learner_plan(user: User, today: date, as_found: bool = False) -> Plan:
+def learner_plan(user: User, today: date) -> Plan:
     """Courses from the job role's tracks and assignments, with the tracks they require first.
 
-    Kept per process under the person's and the site's stamps (lms/cache.py); `as_found`
-    accepts the plan as it was before this request's own writes.
+    Kept per process under the person's and the site's stamps (lms/cache.py).
     """
-    key = (user.id, user.stamp, cache.site_stamp(), today)
     compute = lambda: _learner_plan(user, today)  # noqa: E731
-    return cache.cached("plan", key, compute, person=user.id, as_found=as_found)
+    return cache.cached("plan", _plan_key(user, today), compute, person=user.id)
+
+
+def _plan_key(user: User, today: date) -> tuple:
+    return (user.id, user.stamp, cache.site_stamp(), today)
 
 
 def _learner_plan(user: User, today: date) -> Plan:
@@ -198,10 +200,16 @@ def course_cycle(user: User, course: Course) -> CourseCycle:
     """The learner's cycle in one course, from their latest record and their requirement.
 
     Only a completion moves the cycle, and a request asks for the cycle before it writes one:
-    the plan as the request found it is enough, even after the request's other writes.
+    a plan kept from before the request's other writes still tells it. Without one, the
+    latest records are read (a plan would cost four queries).
     """
-    plan = learner_plan(user, utcnow().date(), as_found=True)
-    return _cycle(course, plan.completions.get(course.id), plan.standings.get(course.id))
+    today = utcnow().date()
+    plan = cache.kept("plan", _plan_key(user, today))
+    if plan is not None:
+        return _cycle(course, plan.completions.get(course.id), plan.standings.get(course.id))
+    latest = requirements.latest_completions([user.id])
+    table = requirements.standings([user], requirements.catalogue(), today, latest, set())
+    return _cycle(course, latest.get((user.id, course.id)), table[user.id].get(course.id))
 
 
 def course_states(plan: Plan) -> dict[int, CourseState]:
