@@ -844,7 +844,12 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs; figures are medians")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--learners", type=int, default=48, help="learner sessions signed in")
+    parser.add_argument(
+        "--learners",
+        type=int,
+        default=160,
+        help="learner sessions signed in (their quizzes last three runs)",
+    )
     parser.add_argument(
         "--workers",
         type=int,

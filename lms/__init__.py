@@ -10,7 +10,7 @@ from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .extensions import babel, csrf, db, login_manager
+from .extensions import babel, csrf, db, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh", "en")
@@ -60,6 +60,9 @@ def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         # A roster of some thousands of staff is posted back once to be confirmed.
         "MAX_FORM_MEMORY_SIZE": 16 * 1024 * 1024,
+        # Failed sign-ins are counted where every worker sees them: Redis when there is one.
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_KEY_PREFIX": "lms",
     }
 
 
@@ -90,6 +93,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
     # Flask-Babel's template gettext looks up the locale and its catalogue on every call, and a
     # page makes dozens of calls: look them up once a request.
     app.jinja_env.install_gettext_callables(
@@ -126,6 +130,7 @@ def _register_errors(app: Flask) -> None:
         404: lambda: _("This page does not exist."),
         405: lambda: _("This action is not allowed here."),
         409: lambda: _("This was changed at the same time elsewhere. Please reload and retry."),
+        429: lambda: _("Too many failed sign-ins. Wait a few minutes, then try again."),
         500: lambda: _("Something went wrong on our side. Nothing you saved was lost."),
     }
 

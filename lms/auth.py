@@ -4,12 +4,13 @@ import functools
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from . import cache, team
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager
 from .forms import ChangePasswordForm, LanguageForm, LoginForm
 from .models import Completion, Role, User
 
@@ -54,7 +55,20 @@ def _safe_next(target: str | None) -> str:
     return url_for("learning.dashboard")
 
 
+def _sign_in_key() -> str:
+    """Failed sign-ins are counted per address and username: guessing one person's password
+    is stopped, and colleagues behind the same office address still sign in."""
+    return f"{get_remote_address()}:{request.form.get('username', '').strip().lower()}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    "10 per 15 minutes",
+    methods=["POST"],
+    key_func=_sign_in_key,
+    # Only failures count: a successful sign-in redirects.
+    deduct_when=lambda response: response.status_code != 302,
+)
 def login():
     """Sign in with username and password."""
     form = LoginForm()

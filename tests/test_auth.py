@@ -1,12 +1,17 @@
 """Signing in and out, passwords, CSRF and language, through the real forms."""
 
+import os
 import re
 
 import pytest
 
+from lms import create_app
 from lms.extensions import db
 from lms.models import JobRole
 from tests.conftest import PASSWORD
+
+# A database of its own, emptied by the test.
+REDIS_URL = os.environ.get("LMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -115,3 +120,42 @@ def test_an_unknown_page_shows_a_friendly_error(app):
     response = app.test_client().get("/no/such/page")
     assert response.status_code == 404
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_ten_failed_sign_ins_stop_that_username_for_a_while(csrf_app, make_user):
+    make_user("new.manager")
+    make_user("colleague")
+    assert sign_in(csrf_app.test_client(), "new.manager").status_code == 302  # not counted
+    guesser = csrf_app.test_client()
+    for _ in range(10):
+        assert sign_in(guesser, "new.manager", "wrong password").status_code == 200
+    refused = sign_in(guesser, "new.manager")  # even with the right password
+    assert refused.status_code == 429
+    assert "登录失败次数过多" in refused.get_data(as_text=True)
+    assert sign_in(guesser, "colleague").status_code == 302  # others at that address still can
+
+
+def test_with_redis_every_worker_counts_the_same_failed_sign_ins(app, make_user, monkeypatch):
+    redis = pytest.importorskip("redis")
+    server = redis.Redis.from_url(REDIS_URL)
+    try:
+        server.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    make_user("new.manager")
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    config = {
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+    }
+    server.flushdb()
+    try:
+        first_worker = create_app(config).test_client()
+        for _ in range(10):
+            sign_in(first_worker, "new.manager", "wrong password")
+        # Another worker starts with nothing in its memory: the count is Redis's.
+        other_worker = create_app(config).test_client()
+        assert sign_in(other_worker, "new.manager").status_code == 429
+        assert any(b"new.manager" in key for key in server.scan_iter())
+    finally:
+        server.flushdb()
