@@ -10,7 +10,7 @@ from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .extensions import babel, csrf, db, limiter, login_manager
+from .extensions import babel, csrf, db, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh", "en")
@@ -61,8 +61,7 @@ def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
         # A roster of some thousands of staff is posted back once to be confirmed.
         "MAX_FORM_MEMORY_SIZE": 16 * 1024 * 1024,
         # Failed sign-ins are counted where every worker sees them: Redis when there is one.
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
-        "RATELIMIT_KEY_PREFIX": "lms",
+        "SIGN_IN_LIMIT_STORAGE": os.environ.get("REDIS_URL") or "memory://",
     }
 
 
@@ -93,7 +92,6 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    limiter.init_app(app)
     # Flask-Babel's template gettext looks up the locale and its catalogue on every call, and a
     # page makes dozens of calls: look them up once a request.
     app.jinja_env.install_gettext_callables(

@@ -2,15 +2,28 @@
 
 import functools
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from . import cache, team
-from .extensions import db, limiter, login_manager
+from .extensions import db, login_manager
 from .forms import ChangePasswordForm, LanguageForm, LoginForm
 from .models import Completion, Role, User
 
@@ -55,30 +68,35 @@ def _safe_next(target: str | None) -> str:
     return url_for("learning.dashboard")
 
 
-def _sign_in_key() -> str:
-    """Failed sign-ins are counted per address and username: guessing one person's password
-    is stopped, and colleagues behind the same office address still sign in."""
-    return f"{get_remote_address()}:{request.form.get('username', '').strip().lower()}"
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    "10 per 15 minutes",
-    methods=["POST"],
-    key_func=_sign_in_key,
-    # Only failures count: a successful sign-in redirects.
-    deduct_when=lambda response: response.status_code != 302,
-)
 def login():
     """Sign in with username and password."""
     form = LoginForm()
+    # Failed sign-ins are counted per address and username: guessing one person's password is
+    # stopped, and colleagues behind the same office address still sign in.
+    who = (request.remote_addr or "", (form.username.data or "").strip().lower())
+    if request.method == "POST" and not _failures().test(SIGN_IN_LIMIT, *who):
+        abort(429)
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
         if user and user.is_active and user.check_password(form.password.data):
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        _failures().hit(SIGN_IN_LIMIT, *who)
         flash(_("Wrong username or password."), "error")
     return render_template("auth/login.html", form=form)
+
+
+SIGN_IN_LIMIT = parse("10 per 15 minutes")
+
+
+def _failures() -> FixedWindowRateLimiter:
+    """The failed sign-ins' counter: in Redis when REDIS_URL is set, so that every worker sees
+    the same counts; in the worker's memory otherwise."""
+    if "lms.sign_in_failures" not in current_app.extensions:
+        store = storage_from_string(current_app.config["SIGN_IN_LIMIT_STORAGE"])
+        current_app.extensions["lms.sign_in_failures"] = FixedWindowRateLimiter(store)
+    return current_app.extensions["lms.sign_in_failures"]
 
 
 @bp.route("/logout", methods=["POST"])

@@ -8,8 +8,6 @@ from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -35,9 +33,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Counts kept in Redis when REDIS_URL is set, so that every worker sees the same ones; in each
-# worker's memory otherwise (RATELIMIT_STORAGE_URI, see create_app).
-limiter = Limiter(get_remote_address)
 babel = Babel()
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
