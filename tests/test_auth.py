@@ -149,13 +149,16 @@ def test_with_redis_every_worker_counts_the_same_failed_sign_ins(app, make_user,
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
     }
     server.flushdb()
+    workers = [create_app(config), create_app(config)]
     try:
-        first_worker = create_app(config).test_client()
+        first_worker = workers[0].test_client()
         for _ in range(10):
             sign_in(first_worker, "new.manager", "wrong password")
         # Another worker starts with nothing in its memory: the count is Redis's.
-        other_worker = create_app(config).test_client()
-        assert sign_in(other_worker, "new.manager").status_code == 429
+        assert sign_in(workers[1].test_client(), "new.manager").status_code == 429
         assert any(b"new.manager" in key for key in server.scan_iter())
     finally:
         server.flushdb()
+        for worker in workers:
+            with worker.app_context():
+                db.engine.dispose()
