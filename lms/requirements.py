@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -48,32 +48,6 @@ def _rule(assignment: Assignment) -> Rule:
         window_days=assignment.window_days,
         assigned_on=assignment.created_at.date(),
     )
-
-
-def groups_of(users: list[User]) -> dict[int, list[Group]]:
-    """Each person's groups: manual ones by membership, rule ones by their current post."""
-    member = and_(GroupMember.group_id == Group.id, GroupMember.user_id.in_([u.id for u in users]))
-    rows = db.session.execute(
-        select(Group, GroupMember.user_id).outerjoin(GroupMember, member)
-    ).all()
-    result: dict[int, list[Group]] = defaultdict(list)
-    for group, user_id in rows:
-        if user_id is not None:
-            result[user_id].append(group)
-    for group in {g for g, _user in rows if g.is_rule}:
-        for user in users:
-            if _matches(group, user):
-                result[user.id].append(group)
-    return result
-
-
-def _matches(group: Group, user: User) -> bool:
-    wanted = (
-        (group.rule_job_role, user.job_role),
-        (group.rule_level, user.level),
-        (group.rule_branch, user.branch),
-    )
-    return all(rule is None or rule == value for rule, value in wanted)
 
 
 @dataclass(frozen=True)
@@ -437,16 +411,17 @@ def explain(user: User, course: Course, today: date) -> Explanation:
     sources = []
     if course.track_id in cat.job_role_tracks.get(user.job_role or "", []):
         sources.append(("job_role", user.job_role or ""))
-    groups = {g.id: g for g in groups_of([user]).get(user.id, [])}
-    for assignment in db.session.scalars(
-        select(Assignment).where(
-            Assignment.is_active,
-            or_(Assignment.user_id == user.id, Assignment.group_id.in_(groups)),
-        )
-    ):
-        if course.id in _courses(assignment, cat):
-            target = groups[assignment.group_id].name if assignment.group_id else user.name
-            sources.append(("assignment", target))
+    index = assigned(cat)
+    mine = index.groups_of(user)
+    through = [
+        group_id
+        for person, group_id, courses, _rule in index.assignments
+        if course.id in courses and (person == user.id or group_id in mine)
+    ]
+    names = dict(
+        db.session.execute(select(Group.id, Group.name).where(Group.id.in_(through))).all()
+    )
+    sources += [("assignment", names[group_id] if group_id else user.name) for group_id in through]
     done = set(
         db.session.scalars(
             select(ItemProgress.item_id).where(

@@ -15,6 +15,8 @@ from lms.models import (
     AuditEvent,
     Completion,
     Course,
+    Group,
+    GroupMember,
     JobRole,
     RecordRequest,
     Role,
@@ -109,6 +111,26 @@ def test_the_why_page_names_the_requirement_and_what_is_missing(app, learner, hr
     assert "新任客户经理" in page  # required by the job role
     assert "介绍" in page
     assert "小测验" in page
+
+
+def test_the_why_page_names_each_assignment_the_requirement_comes_from(app, learner, hr_pair):
+    first, _second = hr_pair
+    cohort, others = Group(name="三月新员工班"), Group(name="其他班")
+    db.session.add_all([cohort, others])
+    db.session.flush()
+    db.session.add_all(
+        [
+            GroupMember(group_id=cohort.id, user_id=learner.id),
+            Assignment(group_id=cohort.id, course_id=basics().id),
+            Assignment(group_id=others.id, course_id=basics().id),
+            Assignment(user_id=learner.id, course_id=basics().id),
+        ]
+    )
+    db.session.commit()
+    page = first.get(f"/reports/people/{learner.id}/why/{basics().id}").get_data(as_text=True)
+    assert "分配给 三月新员工班 的培训" in page
+    assert "分配给 Learner 的培训" in page
+    assert "其他班" not in page  # not one of the learner's groups
 
 
 def test_the_evidence_pack_holds_attempts_records_and_requests(app, learner, hr_pair):
