@@ -89,8 +89,6 @@ class Plan:
     course_ids: set[int]
     standings: dict[int, Standing]
     completions: dict[int, Record]
-    # (course, cycle, item) of every required item the learner has done.
-    done: list[tuple[int, int, int]]
     # The course of every active required item.
     required: dict[int, int]
     # (course, cycle, item) of every active item the learner has done, required or not.
@@ -122,8 +120,7 @@ def _learner_plan(user: User, today: date) -> Plan:
     rows = db.session.execute(_items_done_query(), {"user": user.id}).all()
     required = {item_id: course_id for item_id, course_id, is_required, _ in rows if is_required}
     finished = {(course_id, cycle, item_id) for item_id, course_id, _, cycle in rows if cycle}
-    done = [(c, cycle, item_id) for c, cycle, item_id in finished if item_id in required]
-    begun = {(user.id, course_id) for course_id, _cycle, _item in done}
+    begun = {(user.id, course_id) for course_id, _, item_id in finished if item_id in required}
     standings = requirements.standings([user], cat, today, latest, begun)[user.id]
     course_ids = set(standings)
     assigned = sorted(
@@ -147,7 +144,6 @@ def _learner_plan(user: User, today: date) -> Plan:
         course_ids,
         standings,
         completions,
-        done,
         required,
         finished,
         quiz_summaries(user.id),
@@ -216,7 +212,7 @@ def course_states(plan: Plan) -> dict[int, CourseState]:
     """Progress in every course of the plan, from the plan alone."""
     courses = [c for t in plan.tracks for c in t.courses if c.id in plan.course_ids]
     totals = Counter(plan.required.values())
-    done = Counter((c, cycle) for c, cycle, _item in plan.done)
+    done = Counter((c, cycle) for c, cycle, item in plan.finished if item in plan.required)
     latest = plan.completions
     cycles = {c.id: _cycle(c, latest.get(c.id), plan.standings.get(c.id)) for c in courses}
     completed = {course_id for course_id, cc in cycles.items() if cc.completion}
