@@ -82,40 +82,38 @@ class Page:
 
 
 TONES = {"complete": "ok", "overdue": "bad", "expired": "bad"}
-bp.add_app_template_global(TONES, "status_tones")
 
 
-@bp.app_template_global()
-def status_labels() -> dict[str, str]:
+def _status_labels() -> dict[str, Markup]:
     """The status names, translated once a request: the matrix shows hundreds of them."""
     if "status_labels" not in g:
         g.status_labels = {
-            "complete": _("Complete"),
-            "renewal_due": _("Renewal due"),
-            "not_started": _("Not started"),
-            "in_progress": _("In progress"),
-            "due_soon": _("Due soon"),
-            "overdue": _("Overdue"),
-            "expired": _("Expired"),
+            status: escape(label)
+            for status, label in (
+                ("complete", _("Complete")),
+                ("renewal_due", _("Renewal due")),
+                ("not_started", _("Not started")),
+                ("in_progress", _("In progress")),
+                ("due_soon", _("Due soon")),
+                ("overdue", _("Overdue")),
+                ("expired", _("Expired")),
+            )
         }
     return g.status_labels
 
 
+@bp.app_template_global()
+def status_badge(standing: Standing) -> Markup:
+    """A standing's status as a badge, with its due date as the title. Written in Python, not
+    as a macro: a matrix page has up to a thousand of them."""
+    tone, label = TONES.get(standing.status, ""), _status_labels()[standing.status]
+    return Markup(f'<span class="badge {tone}" title="{standing.due or ""}">{label}</span>')
+
+
 def _badges(row: requirements.Row, courses: list[Course]) -> Markup:
-    """A matrix row's cells, one status badge per required course. Written here rather than
-    by the template's macro: a page has up to a thousand of them."""
-    labels = {status: escape(label) for status, label in status_labels().items()}
-    cells = []
-    for course in courses:
-        standing = row.cells.get(course.id)
-        if standing is None:
-            cells.append("<td></td>")
-            continue
-        tone, label = TONES.get(standing.status, ""), labels[standing.status]
-        cells.append(
-            f'<td><span class="badge {tone}" title="{standing.due or ""}">{label}</span></td>'
-        )
-    return Markup("".join(cells))
+    """A matrix row's cells: a badge for each course required of the person."""
+    cells = (row.cells.get(course.id) for course in courses)
+    return Markup("".join(f"<td>{status_badge(s)}</td>" if s else "<td></td>" for s in cells))
 
 
 @bp.before_request
