@@ -212,12 +212,15 @@ def matrix():
         page = Page.of(rows, request.args.get("page", 1, type=int))
     else:
         query = requirements.people(filters)
-        count = select(func.count()).select_from(query.order_by(None).subquery())
+
+        def count() -> int:
+            return db.session.scalar(
+                select(func.count()).select_from(query.order_by(None).subquery())
+            )
+
         # Counting the staff is most of a page's cost: kept under the site stamp, which moves
         # with any change to people or groups.
-        total = cache.cached(
-            "people", (cache.site_stamp(), filters), lambda: db.session.scalar(count)
-        )
+        total = cache.cached("people", (cache.site_stamp(), filters), count)
         pages = max(1, -(-total // PAGE_SIZE))
         number = min(max(1, request.args.get("page", 1, type=int)), pages)
         # The page's ids first: the index alone answers that, where sorting whole rows to skip
