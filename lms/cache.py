@@ -50,14 +50,20 @@ class LRU:
         self.entries: OrderedDict[Hashable, Any] = OrderedDict()
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        try:
-            self.entries.move_to_end(key)
-            return self.entries[key]
-        except KeyError:
-            value = self.entries[key] = compute()
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-            return value
+        if key in self.entries:
+            return self.used(key)
+        value = compute()
+        self.put(key, value)
+        return value
+
+    def used(self, key: Hashable) -> Any:
+        self.entries.move_to_end(key)
+        return self.entries[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
 
 
 def _store() -> dict[str, LRU]:
@@ -106,18 +112,14 @@ def cached_each(
     batch."""
     written = _written()
     store = _store().setdefault(namespace, LRU(size))
-    fresh = SITE in written
-    found = {
-        i: store.entries[k]
-        for i, k in keys.items()
-        if not fresh and i not in written and k in store.entries
-    }
+    keep = {i: k for i, k in keys.items() if SITE not in written and i not in written}
+    found = {i: store.used(k) for i, k in keep.items() if k in store.entries}
     missing = [i for i in keys if i not in found]
     if missing:
         made = compute(missing)
         for i in missing:
-            if not fresh and i not in written:
-                store.get(keys[i], lambda i=i: made[i])
+            if i in keep:
+                store.put(keep[i], made[i])
         found.update(made)
     return {i: found[i] for i in keys}
 

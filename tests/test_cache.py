@@ -75,3 +75,12 @@ def test_a_transaction_does_not_keep_what_it_derived_from_its_own_writes(load_co
     db.session.rollback()
     assert not cache.site_written()
     assert requirements.catalogue().slugs["starter-basics"].title_zh == "基础知识"
+
+
+def test_the_least_recently_used_copy_goes_first():
+    kept = cache.LRU(2)
+    kept.get("a", lambda: 1)
+    kept.get("b", lambda: 2)
+    assert kept.get("a", lambda: 0) == 1  # a is used again: b is now the oldest
+    kept.get("c", lambda: 3)
+    assert list(kept.entries) == ["a", "c"]
