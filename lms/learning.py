@@ -83,20 +83,19 @@ def read_reminders():
 @bp.route("/courses/<slug>")
 def course(slug: str):
     """A course's outline and what is done."""
-    plan = _plan()
     course = requirements.catalogue().slugs.get(slug)
     if course is None:
         # Not an active course: none of the learner's, if it exists at all.
         db.first_or_404(select(Course.id).where(Course.slug == slug))
         abort(403)
-    cycle = progress.course_cycle(current_user, course)
+    state, plan = _course_state(course), _plan()
     return render_template(
         "learning/course.html",
         course=course,
-        is_locked=_course_state(course).is_locked,
-        done={i for c, cc, i in plan.finished if c == course.id and cc == cycle.cycle},
+        is_locked=state.is_locked,
+        done={i for c, cycle, i in plan.finished if c == course.id and cycle == state.cycle},
         quizzes=plan.quizzes,
-        completion=cycle.completion,
+        completion=state.completion,
     )
 
 
@@ -107,10 +106,11 @@ def item(item_id: int):
     if item is None:
         # Retired, or of a course no longer active: none of the learner's.
         abort(403 if db.get_or_404(Item, item_id).is_active else 404)
-    if _course_state(item.course).is_locked:
+    state = _course_state(item.course)
+    if state.is_locked:
         flash(_("Complete the required courses first."), "error")
         return redirect(url_for("learning.course", slug=item.course.slug))
-    cycle = progress.course_cycle(current_user, item.course).cycle
+    cycle = state.cycle
     is_quiz = item.kind == ItemKind.QUIZ
     attempts = progress.attempts_of(current_user, item, cycle) if is_quiz else []
     return render_template(

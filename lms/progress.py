@@ -45,6 +45,7 @@ class CourseState:
     done: int
     total: int
     is_locked: bool
+    cycle: int
     completion: Record | None
 
     @property
@@ -222,6 +223,7 @@ def course_states(plan: Plan) -> dict[int, CourseState]:
             done=done.get((c.id, cycles[c.id].cycle), 0),
             total=totals.get(c.id, 0),
             is_locked=rules.is_locked(plan.needs.get(c.id, set()), completed),
+            cycle=cycles[c.id].cycle,
             completion=cycles[c.id].completion,
         )
         for c in courses
