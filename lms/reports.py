@@ -106,14 +106,19 @@ def _status_labels() -> dict[str, Markup]:
 def status_badge(standing: Standing) -> Markup:
     """A standing's status as a badge, with its due date as the title. Written in Python, not
     as a macro: a matrix page has up to a thousand of them."""
-    tone, label = TONES.get(standing.status, ""), _status_labels()[standing.status]
-    return Markup(f'<span class="badge {tone}" title="{standing.due or ""}">{label}</span>')
+    return Markup(_badge(standing, _status_labels()))
+
+
+def _badge(standing: Standing, labels: dict[str, Markup]) -> str:
+    tone, label = TONES.get(standing.status, ""), labels[standing.status]
+    return f'<span class="badge {tone}" title="{standing.due or ""}">{label}</span>'
 
 
 def _badges(row: requirements.Row, courses: list[Course]) -> Markup:
     """A matrix row's cells: a badge for each course required of the person."""
+    labels = _status_labels()
     cells = (row.cells.get(course.id) for course in courses)
-    return Markup("".join(f"<td>{status_badge(s)}</td>" if s else "<td></td>" for s in cells))
+    return Markup("".join(f"<td>{_badge(s, labels)}</td>" if s else "<td></td>" for s in cells))
 
 
 @bp.before_request
