@@ -9,7 +9,7 @@ from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from . import requirements, tabular, xapi
-from .extensions import db
+from .extensions import begin_transaction, db
 from .models import Attempt, AttemptState, Completion, Course, Item, User
 from .tabular import Column
 
@@ -181,6 +181,8 @@ def _driver_rows(query, chunk_rows: int) -> Iterator[list[tuple]]:
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     driver = connection.connection.driver_connection
     server_side = connection.dialect.name == "postgresql"
+    if server_side:
+        begin_transaction(connection)  # a server-side cursor lives in a transaction
     cursor = driver.cursor(name="lms_export") if server_side else driver.cursor()
     try:
         cursor.execute(sql, ())

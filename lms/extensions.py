@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import Pool
@@ -109,3 +109,50 @@ def _end_writer_turn(_dbapi_connection, record) -> None:
     turn = record.info.pop("writer_turn", None) if record is not None else None
     if turn is not None:
         fcntl.flock(turn, fcntl.LOCK_UN)
+
+
+# PostgreSQL ----------------------------------------------------------------------------------
+# psycopg sends BEGIN as a round trip of its own, and the end of the request a ROLLBACK: a page
+# served from the caches would make four trips (pool ping, BEGIN, its one query, ROLLBACK) for
+# one query's work. A page that only reads needs no transaction: under READ COMMITTED each
+# statement sees its own snapshot anyway, so reads outside one see what they would see inside
+# it. A safe-method request's connection reads in autocommit and opens a transaction at its
+# first statement that writes or locks, so what it writes still commits or rolls back whole.
+
+
+def _is_safe_request() -> bool:
+    return has_request_context() and request.method in ("GET", "HEAD")
+
+
+@event.listens_for(Pool, "checkout")
+def _read_outside_transactions(dbapi_connection, _record, _proxy) -> None:
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        dbapi_connection.autocommit = _is_safe_request()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_before_writing(conn, _cursor, _statement, _parameters, context, _executemany):
+    if conn.dialect.name == "postgresql" and not _is_plain_read(context):
+        begin_transaction(conn)
+
+
+def begin_transaction(connection) -> None:
+    """Have the connection's next statement open a transaction, if it reads outside one; for
+    statements SQLAlchemy does not see, such as those of a driver's own server-side cursor."""
+    if connection.dialect.name != "postgresql":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.autocommit:
+        # Allowed here: between statements an autocommit connection is never in a transaction.
+        dbapi_connection.autocommit = False
+
+
+def _is_plain_read(context) -> bool:
+    """A SELECT that neither locks rows nor needs a server-side cursor (those live in a
+    transaction); anything else, including SQL given as text, counts as a write."""
+    statement = context.compiled.statement if context.compiled is not None else None
+    return (
+        isinstance(statement, Select)
+        and statement._for_update_arg is None
+        and not context._is_server_side
+    )

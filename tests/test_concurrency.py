@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, build_opener
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from lms import completion as rules
 from lms import progress
@@ -27,7 +27,17 @@ from lms.content import read_catalog, sync_catalog
 from lms.extensions import db
 from lms.gift import question_from_dict
 from lms.grading import correct_response
-from lms.models import Attempt, AttemptState, Completion, Course, Item, ItemProgress, JobRole, Role
+from lms.models import (
+    Attempt,
+    AttemptState,
+    Completion,
+    Course,
+    Item,
+    ItemProgress,
+    JobRole,
+    Role,
+    User,
+)
 from tests.conftest import FIXTURES, PASSWORD
 from tests.live import create_live_app, database_url_for, live_server
 
@@ -198,3 +208,77 @@ def test_sqlite_writers_take_turns_and_a_write_request_gives_its_turn_back(app, 
         fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
     finally:
         os.close(turn)
+
+
+@pytest.fixture
+def transaction_states(app):
+    """After each statement: its first word, and whether PostgreSQL holds a transaction open."""
+    if db.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("reading outside a transaction is PostgreSQL's (psycopg sends BEGIN apart)")
+    from psycopg.pq import TransactionStatus
+
+    states: list[tuple[str, bool]] = []
+
+    def after(conn, _cursor, statement, *_args):
+        status = conn.connection.dbapi_connection.info.transaction_status
+        states.append((statement.split()[0], status == TransactionStatus.INTRANS))
+
+    db.session.close()  # the next statement checks a connection out inside the request
+    event.listen(db.engine, "after_cursor_execute", after)
+    yield states
+    event.remove(db.engine, "after_cursor_execute", after)
+
+
+def test_on_postgresql_a_page_that_only_reads_opens_no_transaction(
+    app, make_user, transaction_states
+):
+    sync_catalog(read_catalog(FIXTURES / "courses"))
+    db.session.commit()
+    client = app.test_client(user=make_user("reader", JobRole.NEW_CUSTOMER_MANAGER))
+    transaction_states.clear()
+    assert client.get("/dashboard").status_code == 200
+    assert transaction_states
+    assert not any(in_transaction for _word, in_transaction in transaction_states)
+
+
+def test_on_postgresql_a_read_request_opens_a_transaction_at_its_first_write(
+    app, make_user, transaction_states
+):
+    user = make_user("writer")
+    with app.test_request_context("/", method="GET"):
+        db.session.close()
+        transaction_states.clear()
+        db.session.scalar(select(User).where(User.id == user.id))
+        db.session.add(User(username="first", name="First", password_hash="-"))
+        db.session.flush()
+        db.session.add(User(username="second", name="Second", password_hash="-"))
+        db.session.flush()
+        words = [word for word, _ in transaction_states]
+        first_write = next(n for n, word in enumerate(words) if word != "SELECT")
+        assert first_write > 0
+        assert words.count("INSERT") == 2
+        assert not any(in_transaction for _, in_transaction in transaction_states[:first_write])
+        assert all(in_transaction for _, in_transaction in transaction_states[first_write:])
+        db.session.rollback()
+    # Rolled back together: the writes of a read request are as whole as any other's.
+    assert db.session.scalars(select(User.username)).all() == ["writer"]
+
+
+def test_on_postgresql_a_locking_read_and_every_write_request_run_in_a_transaction(
+    app, make_user, transaction_states
+):
+    user = make_user("locker")
+    seen = {}
+    for method, read in (
+        ("GET", lambda: db.session.get(User, user.id, with_for_update=True)),
+        ("POST", lambda: db.session.scalar(select(User.id))),
+    ):
+        with app.test_request_context("/", method=method):
+            db.session.close()
+            transaction_states.clear()
+            read()
+            seen[method] = [in_transaction for _word, in_transaction in transaction_states]
+            db.session.rollback()
+    assert seen["GET"]
+    assert all(seen["GET"])
+    assert seen["POST"] == [True]
