@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from lms import cache, requirements
 from lms.extensions import db
-from lms.models import Completion, Course, Group, GroupMember, JobRole, SiteStamp, User
+from lms.models import Completion, Course, Group, GroupMember, Item, JobRole, SiteStamp, User
 
 
 def stamps(user: User) -> tuple[int, int]:
@@ -84,3 +84,29 @@ def test_the_least_recently_used_copy_goes_first():
     assert kept.get("a", lambda: 0) == 1  # a is used again: b is now the oldest
     kept.get("c", lambda: 3)
     assert list(kept.entries) == ["a", "c"]
+
+
+def test_a_learners_page_part_is_rendered_once_per_plan_and_language(app, load_courses, make_user):
+    load_courses()
+    learner = make_user("new.manager", JobRole.NEW_CUSTOMER_MANAGER)
+    client = app.test_client(user=learner)
+    first = client.get("/dashboard").get_data(as_text=True)
+    assert client.get("/dashboard").get_data(as_text=True) == first
+    parts = app.extensions["lms.cache"]["part:dashboard"].entries
+    assert len(parts) == 1
+    client.post("/language", data={"locale": "en", "next": "/dashboard"})
+    english = client.get("/dashboard").get_data(as_text=True)
+    assert "Basics" in english
+    assert "基础知识" not in english
+    assert len(parts) == 2
+
+
+def test_a_course_page_shows_the_lesson_done_since_it_was_last_shown(app, load_courses, make_user):
+    load_courses()
+    learner = make_user("new.manager", JobRole.NEW_CUSTOMER_MANAGER)
+    client = app.test_client(user=learner)
+    intro = db.session.scalar(select(Item).where(Item.key == "intro"))
+    done = '<li class="lesson done">'
+    assert done not in client.get("/courses/starter-basics").get_data(as_text=True)
+    assert client.post(f"/items/{intro.id}/done").status_code == 302
+    assert done in client.get("/courses/starter-basics").get_data(as_text=True)
