@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 DUE_SOON_DAYS = 14
 
@@ -50,7 +51,7 @@ def add_months(day: date, months: int) -> date:
     """The same day N months later, or the month's last day (31 January + 1 month = 28/29 Feb)."""
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(day.day, _month_days(year, month)))
 
 
 def expires_on(completed_on: date | None, rule: Rule) -> date | None:
@@ -69,7 +70,13 @@ def expires_on(completed_on: date | None, rule: Rule) -> date | None:
 
 
 def _calendar_day(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(day, _month_days(year, month)))
+
+
+def _month_days(year: int, month: int) -> int:
+    # Not calendar.monthrange, which works out the month's first weekday too: a matrix page
+    # asks this for hundreds of records.
+    return calendar.mdays[month] + (month == 2 and calendar.isleap(year))
 
 
 def strictest(rules: Iterable[Rule], hire_date: date | None) -> Rule | None:
@@ -83,9 +90,9 @@ def strictest(rules: Iterable[Rule], hire_date: date | None) -> Rule | None:
     return ordered[0] if ordered else None
 
 
-@dataclass(frozen=True)
-class Standing:
-    """Where a person stands on one requirement, and when that changes next."""
+class Standing(NamedTuple):
+    """Where a person stands on one requirement, and when that changes next. A named tuple: a
+    matrix page makes a thousand, and each worker keeps tens of thousands."""
 
     status: Status
     due: date | None

@@ -30,6 +30,10 @@ def test_due_dates(rule, due):
         (date(2028, 1, 31), 1, date(2028, 2, 29)),
         (date(2026, 11, 15), 12, date(2027, 11, 15)),
         (date(2026, 12, 1), 3, date(2027, 3, 1)),
+        # Centuries are leap years only every fourth one.
+        (date(2099, 12, 31), 2, date(2100, 2, 28)),
+        (date(1999, 12, 31), 2, date(2000, 2, 29)),
+        (date(2026, 8, 31), 1, date(2026, 9, 30)),
     ],
 )
 def test_add_months(day, months, expected):
