@@ -37,9 +37,10 @@ def _course_state(course: Course) -> progress.CourseState:
 
 def _load_item(item_id: int, kind: str | None = None) -> Item:
     """An item of an unlocked course of the learner's; else 404, 403 or 400."""
-    item = db.get_or_404(Item, item_id)
-    if not item.is_active:
-        abort(404)
+    item = requirements.catalogue().items.get(item_id)
+    if item is None:
+        # Retired, or of a course no longer active: none of the learner's.
+        abort(403 if db.get_or_404(Item, item_id).is_active else 404)
     if _course_state(item.course).is_locked:
         abort(403)
     if kind and item.kind != kind:
@@ -152,6 +153,7 @@ def start_attempt(item_id: int):
     item = _load_item(item_id, ItemKind.QUIZ)
     try:
         attempt = progress.start_attempt(current_user, item, str(get_locale()), utcnow())
+        attempt_id = attempt.id  # the commit expires it
         db.session.commit()
     except progress.AttemptLimitReached:
         flash(_("No attempt is left on this quiz."), "error")
@@ -164,7 +166,8 @@ def start_attempt(item_id: int):
         attempt = next((a for a in attempts if a.is_open), None)
         if attempt is None:
             abort(409)
-    return redirect(url_for("learning.attempt", attempt_id=attempt.id))
+        attempt_id = attempt.id
+    return redirect(url_for("learning.attempt", attempt_id=attempt_id))
 
 
 def _close_if_expired(attempt: Attempt) -> bool:
@@ -212,10 +215,11 @@ def submit_attempt(attempt_id: int):
     """Save the last answers and grade the attempt, once."""
     attempt = _load_attempt(attempt_id)
     if not _close_if_expired(attempt):
-        progress.save_responses(attempt, request.form, utcnow())
-        progress.finish_attempt(attempt, utcnow())
+        now = utcnow()
+        answered = progress.save_responses(attempt, request.form, now)
+        progress.finish_attempt(attempt, now, answered)
         db.session.commit()
-    return redirect(url_for("learning.review_attempt", attempt_id=attempt.id))
+    return redirect(url_for("learning.review_attempt", attempt_id=attempt_id))
 
 
 @bp.route("/attempts/<int:attempt_id>/review")

@@ -22,7 +22,7 @@ from . import audit, cache, reminders, requirements
 from . import completion as rules
 from .compliance import Standing, Status
 from .extensions import db
-from .gift import question_from_dict
+from .gift import Question, question_from_dict
 from .grading import correct_response, feedback_for, grade
 from .models import (
     Attempt,
@@ -246,10 +246,12 @@ def mark_done(
     signed_off_by: User | None = None,
     note: str = "",
     version: int | None = None,
+    graded: tuple[int, dict[int, list[float]]] | None = None,
 ):
     """Record an item as done once per cycle; then the course's completion if that finished it.
 
     `version` is the course version the work was done on (an attempt keeps the one it began on).
+    `graded`: a cycle and its quizzes' graded percents (_graded_percents), already read.
     """
     cycle = course_cycle(user, item.course).cycle
     done = done_item_ids(user.id, item.course_id, cycle)
@@ -270,14 +272,22 @@ def mark_done(
         audit.record(signed_off_by, "sign_off", f"item:{item.id}", {"user": user.id}, now)
     db.session.flush()
     version = version or item.course.version
-    record_completion(user, item.course, now, version, cycle, done | {item.id})
+    # The attempt's cycle is the one worked out now but for a completion in between.
+    percents = graded[1] if graded and graded[0] == cycle else None
+    record_completion(user, item.course, now, version, cycle, done | {item.id}, percents)
 
 
 def record_completion(
-    user: User, course: Course, now: datetime, version: int, cycle: int, done: set[int]
+    user: User,
+    course: Course,
+    now: datetime,
+    version: int,
+    cycle: int,
+    done: set[int],
+    percents: dict[int, list[float]] | None = None,
 ):
     """Write the cycle's completion record once, when every required item is done (`done`:
-    the items done in the cycle)."""
+    the items done in the cycle; `percents`: the cycle's _graded_percents, if already read)."""
     if db.session.scalar(
         select(Completion.id).where(
             Completion.user_id == user.id,
@@ -286,31 +296,37 @@ def record_completion(
         )
     ):
         return None
-    required = db.session.scalars(
-        select(Item.id).where(Item.course_id == course.id, Item.is_active, Item.is_required)
-    ).all()
+    required = _required_items(course.id)
     if not required or not rules.is_complete(required, done):
         return None
+    if percents is None:
+        percents = _graded_percents(user.id, course.id, cycle)
+    grades = [rules.quiz_grade(required[i], p) for i, p in percents.items() if i in required]
     record = Completion(
         user_id=user.id,
         course_id=course.id,
         cycle=cycle,
         completed_at=now,
-        percent=rules.course_percent(_quiz_grades(user.id, course.id, cycle)),
+        percent=rules.course_percent(grades),
         course_version=version,
     )
     db.session.add(record)
     return record
 
 
-def _quiz_grades(user_id: int, course_id: int, cycle: int) -> list[float]:
-    percents = _graded_percents(user_id, course_id, cycle)
-    quizzes = db.session.execute(
+def _required_items(course_id: int) -> dict[int, str]:
+    """The active required items of a course, with their grading method: from the catalogue
+    when the course is active, as it is whenever a learner can work on it."""
+    cat = requirements.catalogue()
+    if course_id in cat.courses:
+        items = cat.items.values()
+        return {i.id: i.grading for i in items if i.course_id == course_id and i.is_required}
+    rows = db.session.execute(
         select(Item.id, Item.grading).where(
-            Item.id.in_(list(percents)), Item.is_required, Item.is_active
+            Item.course_id == course_id, Item.is_active, Item.is_required
         )
     )
-    return [rules.quiz_grade(grading, percents[item_id]) for item_id, grading in quizzes]
+    return dict(rows.all())
 
 
 # Quizzes ----------------------------------------------------------------------------------------
@@ -346,22 +362,19 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
     """
     cycle = course_cycle(user, item.course).cycle
-    attempts = attempts_of(user, item, cycle)
+    # Every cycle's: numbers run on across cycles, so the unique (user, quiz, number) key
+    # still guards them; the limit counts this cycle's.
+    every = db.session.scalars(_every_attempt_query(), {"user": user.id, "item": item.id}).all()
+    attempts = [a for a in every if a.cycle == cycle]
     open_attempt = next((a for a in attempts if a.is_open), None)
     if open_attempt:
         return open_attempt
     if not rules.can_start_attempt(item.max_attempts, len(attempts)):
         raise AttemptLimitReached
-    # Numbers run on across cycles, so the unique (user, quiz, number) key still guards them.
-    previous = db.session.scalar(
-        select(func.max(Attempt.number)).where(
-            Attempt.user_id == user.id, Attempt.item_id == item.id
-        )
-    )
     attempt = Attempt(
         user_id=user.id,
         item_id=item.id,
-        number=(previous or 0) + 1,
+        number=max((a.number for a in every), default=0) + 1,
         cycle=cycle,
         language=language,
         course_version=item.course.version,
@@ -390,6 +403,15 @@ def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attem
     return attempt
 
 
+@functools.cache
+def _every_attempt_query():
+    return (
+        select(Attempt)
+        .where(Attempt.user_id == bindparam("user"), Attempt.item_id == bindparam("item"))
+        .order_by(Attempt.number)
+    )
+
+
 def _drawn(item: Item) -> list:
     """The questions of a new attempt: all, or a random draw from a category."""
     questions = [q for q in item.questions if q.category.startswith(item.draw_category)]
@@ -409,10 +431,10 @@ def _display_order(data: dict[str, Any], is_shuffled: bool) -> list[int]:
     return order
 
 
-def response_from_form(answer: AttemptAnswer, form) -> Any:
+def response_from_form(position: int, snapshot: dict[str, Any], form) -> Any:
     """The learner's response to one question from the submitted form, in the grader's shape."""
-    field = f"q{answer.position}"
-    qtype, snapshot = answer.snapshot["qtype"], answer.snapshot
+    field = f"q{position}"
+    qtype = snapshot["qtype"]
     if qtype == "multichoice":
         return _index(form.get(field), len(snapshot["choices"]))
     if qtype == "multiresponse":
@@ -435,8 +457,10 @@ def _index(value: str | None, size: int) -> int | None:
 
 def grade_answer(answer: AttemptAnswer) -> float | None:
     """The fraction earned; None for an essay waiting for a trainer."""
-    question = question_from_dict(answer.snapshot)
-    response = answer.response
+    return _fraction(question_from_dict(answer.snapshot), answer.response)
+
+
+def _fraction(question: Question, response: Any) -> float | None:
     if question.qtype == "matching":
         response = {int(k): v for k, v in (response or {}).items()}
     if question.qtype == "essay":
@@ -444,25 +468,116 @@ def grade_answer(answer: AttemptAnswer) -> float | None:
     return grade(question, response)
 
 
-def save_responses(attempt: Attempt, form, now: datetime) -> None:
-    """Keep the responses in the form; only those that changed are written."""
-    for answer in attempt.answers:
-        if answer.snapshot["qtype"] == "description":
-            continue
-        response = response_from_form(answer, form)
-        if response != answer.response:
-            answer.response, answer.saved_at = response, now
+@dataclass(frozen=True)
+class Shown:
+    """One question of an open attempt, as it was shown."""
+
+    answer_id: int
+    position: int
+    snapshot: dict[str, Any]
+
+    @functools.cached_property
+    def question(self) -> Question:
+        return question_from_dict(self.snapshot)
+
+
+def _answered(attempt: Attempt) -> list[tuple[Shown, Any]]:
+    """An open attempt's questions with their responses so far.
+
+    The questions are kept per process: an open attempt's snapshots never change (a regrade
+    touches finished attempts only), so an autosave reads only the responses. The key is the
+    attempt's identity, not its id alone, which a deleted attempt could hand on.
+    """
+    assert attempt.is_open
+    key = (attempt.id, attempt.user_id, attempt.item_id, attempt.number, attempt.started_at)
+    responses: dict[int, Any] = {}
+
+    def load() -> tuple[Shown, ...]:
+        rows = db.session.execute(_shown_query(), {"attempt": attempt.id})
+        shown = []
+        for answer_id, position, snapshot, response in rows:
+            shown.append(Shown(answer_id, position, snapshot))
+            responses[answer_id] = response
+        return tuple(shown)
+
+    shown = cache.cached("shown", key, load, size=1024)
+    if not responses:
+        responses.update(db.session.execute(_responses_query(), {"attempt": attempt.id}).all())
+    return [(s, responses.get(s.answer_id)) for s in shown]
+
+
+_ANSWER = AttemptAnswer.__table__.c
+
+
+@functools.cache
+def _shown_query():
+    return (
+        select(_ANSWER.id, _ANSWER.position, _ANSWER.snapshot, _ANSWER.response)
+        .where(_ANSWER.attempt_id == bindparam("attempt"))
+        .order_by(_ANSWER.position)
+    )
+
+
+@functools.cache
+def _responses_query():
+    return select(_ANSWER.id, _ANSWER.response).where(_ANSWER.attempt_id == bindparam("attempt"))
+
+
+@functools.cache
+def _write_answers(*columns: str):
+    return (
+        update(AttemptAnswer.__table__)
+        .where(_ANSWER.id == bindparam("answer_id"))
+        # Typed: an untyped parameter would skip the JSON column's encoding.
+        .values({c: bindparam(c, type_=_ANSWER[c].type) for c in columns})
+    )
+
+
+def save_responses(attempt: Attempt, form, now: datetime) -> list[tuple[Shown, Any]]:
+    """Keep the responses in the form, writing only those that changed; returns the questions
+    with their responses now."""
+    answered, changed = [], []
+    for shown, response in _answered(attempt):
+        if shown.snapshot["qtype"] != "description":
+            new = response_from_form(shown.position, shown.snapshot, form)
+            if new != response:
+                changed.append({"answer_id": shown.answer_id, "response": new, "saved_at": now})
+                response = new
+        answered.append((shown, response))
+    if changed:
+        db.session.execute(_write_answers("response", "saved_at"), changed)
+        _forget_loaded_answers(attempt)
+    return answered
+
+
+def _forget_loaded_answers(attempt: Attempt) -> None:
+    # Written as table rows: answer objects this session loaded before are out of date.
+    for answer in attempt.__dict__.get("answers", ()):
+        db.session.expire(answer)
 
 
 def _gradable(attempt: Attempt) -> list[AttemptAnswer]:
     return [a for a in attempt.answers if a.snapshot["qtype"] != "description"]
 
 
-def finish_attempt(attempt: Attempt, now: datetime) -> bool:
-    """Grade and close the attempt once; False when it was already closed by another request."""
-    gradable = _gradable(attempt)
-    fractions = [grade_answer(a) for a in gradable]
-    result = rules.quiz_result(fractions, attempt.item.pass_mark)
+def _item_of(attempt: Attempt) -> Item:
+    """The attempt's quiz: the catalogue's copy (no query), or the row of a retired quiz."""
+    return requirements.catalogue().items.get(attempt.item_id) or attempt.item
+
+
+def finish_attempt(
+    attempt: Attempt, now: datetime, answered: list[tuple[Shown, Any]] | None = None
+) -> bool:
+    """Grade and close the attempt once; False when it was already closed by another request.
+
+    `answered`: what save_responses returned, if it was just called.
+    """
+    if answered is None:
+        answered = _answered(attempt)
+    gradable = [(s, r) for s, r in answered if s.snapshot["qtype"] != "description"]
+    fractions = [_fraction(shown.question, response) for shown, response in gradable]
+    item = _item_of(attempt)
+    result = rules.quiz_result(fractions, item.pass_mark)
     values = {
         "state": AttemptState.FINISHED,
         "finished_at": now,
@@ -473,51 +588,65 @@ def finish_attempt(attempt: Attempt, now: datetime) -> bool:
         "needs_grading": result.needs_grading,
     }
     # Compare-and-set: of two submits at once, only the one that still sees it open closes it.
-    closed = db.session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt.id, Attempt.state == AttemptState.IN_PROGRESS)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not closed:
+    closed = db.session.execute(_close_statement().values(values), {"attempt": attempt.id})
+    if not closed.rowcount:
         return False
     cache.touch(attempt.user_id)  # the bulk update above passes by the stamps' hook
     for key, value in values.items():
         set_committed_value(attempt, key, value)
-    for answer, fraction in zip(gradable, fractions, strict=True):
-        answer.fraction = fraction
-    db.session.flush()
-    _settle_quiz(attempt, now)
+    graded = [
+        {"answer_id": shown.answer_id, "fraction": fraction}
+        for (shown, _response), fraction in zip(gradable, fractions, strict=True)
+        if fraction is not None
+    ]
+    if graded:
+        db.session.execute(_write_answers("fraction"), graded)
+        _forget_loaded_answers(attempt)
+    _settle_quiz(attempt, now, item)
     return True
+
+
+@functools.cache
+def _close_statement():
+    table = Attempt.__table__.c
+    return update(Attempt.__table__).where(
+        table.id == bindparam("attempt"), table.state == AttemptState.IN_PROGRESS
+    )
 
 
 def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[int, list[float]]:
     """Each quiz's graded attempt percents in this cycle, in the order they were taken."""
-    rows = db.session.execute(
-        select(Attempt.item_id, Attempt.percent)
-        .join(Item, Item.id == Attempt.item_id)
-        .where(
-            Attempt.user_id == user_id,
-            Attempt.cycle == cycle,
-            Attempt.state == AttemptState.FINISHED,
-            ~Attempt.needs_grading,
-            Item.course_id == course_id,
-        )
-        .order_by(Attempt.number)
-    )
+    params = {"user": user_id, "course": course_id, "cycle": cycle}
     percents: dict[int, list[float]] = {}
-    for item_id, percent in rows:
+    for item_id, percent in db.session.execute(_graded_query(), params):
         percents.setdefault(item_id, []).append(percent or 0.0)
     return percents
 
 
-def _settle_quiz(attempt: Attempt, now: datetime) -> None:
+@functools.cache
+def _graded_query():
+    return (
+        select(Attempt.item_id, Attempt.percent)
+        .join(Item, Item.id == Attempt.item_id)
+        .where(
+            Attempt.user_id == bindparam("user"),
+            Attempt.cycle == bindparam("cycle"),
+            Attempt.state == AttemptState.FINISHED,
+            ~Attempt.needs_grading,
+            Item.course_id == bindparam("course"),
+        )
+        .order_by(Attempt.number)
+    )
+
+
+def _settle_quiz(attempt: Attempt, now: datetime, item: Item | None = None) -> None:
     """The quiz is done once its grade, by the quiz's grading method, reaches the pass mark."""
-    item = attempt.item
-    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle).get(item.id, [])
-    grade = rules.quiz_grade(item.grading, percents)
+    item = item or _item_of(attempt)
+    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle)
+    grade = rules.quiz_grade(item.grading, percents.get(item.id, []))
     if grade is not None and grade >= item.pass_mark:
-        mark_done(attempt.user, item, now, version=attempt.course_version)
+        graded = (attempt.cycle, percents)
+        mark_done(attempt.user, item, now, version=attempt.course_version, graded=graded)
 
 
 def essays_to_grade():

@@ -373,3 +373,70 @@ def test_with_average_grading_a_pass_after_a_fail_may_not_be_enough(
     assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
     take_quiz(client, RIGHT)  # (0 + 100 + 100) / 3 = 66.7%: still below
     assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
+
+
+def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries):
+    client.post(f"/items/{item_id('intro')}/done")
+    client.get("/dashboard")  # the plan, kept
+    quiz = item_id("check")
+    with count_queries(warm=True) as started:
+        location = client.post(f"/items/{quiz}/attempts").location
+    attempt = db.session.get(Attempt, int(location.rsplit("/", 1)[1]))
+    first, wrong = (
+        form_for(attempt, {"who": "客户经理"}),
+        form_for(attempt, {"who": "客户经理", "incentive": "惩罚"}),
+    )
+    with count_queries(warm=True) as first_save:  # the questions are not kept yet
+        client.post(f"{location}/save", data=first)
+    with count_queries(warm=True) as save:
+        client.post(f"{location}/save", data=wrong)
+    with count_queries(warm=True) as unchanged:
+        client.post(f"{location}/save", data=wrong)
+    with count_queries(warm=True) as failed:
+        client.post(f"{location}/submit", data=wrong)
+    attempt = start(client)
+    right, location = form_for(attempt, RIGHT), f"/attempts/{attempt.id}"
+    client.post(f"{location}/save", data=right)
+    with count_queries(warm=True) as passed:
+        client.post(f"{location}/submit", data=right)
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 1
+    # The user; the quiz's attempts; the stamp; the attempt; its questions. The quiz and its
+    # course come from the catalogue, and so does the plan that says the course is unlocked.
+    assert started.count == 5
+    # The user; the attempt, locked; the answers; the changed ones written. The questions as
+    # shown are kept per process after the first save, which reads them with the answers.
+    assert (first_save.count, save.count, unchanged.count) == (4, 4, 3)
+    # ... the attempt closed; the stamp; the fractions; the cycle's graded percents.
+    assert failed.count == 7
+    # ... and the item done: the cycle (the latest records), the items done, the item's row,
+    # whether the cycle has its record, and the record.
+    assert passed.count == 12
+
+
+def test_a_new_attempt_is_graded_on_its_own_questions_not_on_a_kept_copy(
+    app, load_courses, make_user, tmp_path
+):
+    client = app.test_client(user=make_user("rekeyed", JobRole.NEW_CUSTOMER_MANAGER))
+    load_courses()
+    attempt = start(client)
+    client.post(f"/attempts/{attempt.id}/save", data=form_for(attempt, RIGHT))  # kept
+    old_id = attempt.id
+    # The attempt is purged and the key changes: SQLite hands the freed id to the next attempt.
+    db.session.delete(attempt)
+    db.session.commit()
+    tree = tmp_path / "courses"
+    shutil.copytree(FIXTURES / "courses", tree)
+    for language in ("zh", "en"):
+        quiz = tree / f"starter/starter-basics/check.{language}.gift"
+        quiz.write_text(quiz.read_text(encoding="utf-8").replace("{T}", "{F}"), "utf-8")
+    load_courses(tree)
+    attempt = start(client)
+    if db.engine.dialect.name == "sqlite":
+        assert attempt.id == old_id
+    form = form_for(attempt, {**RIGHT, "weekly": "false"})
+    client.post(f"/attempts/{attempt.id}/save", data=form)
+    client.post(f"/attempts/{attempt.id}/submit", data=form)
+    db.session.refresh(attempt)
+    weekly = next(a for a in attempt.answers if a.snapshot["name"] == "weekly")
+    assert weekly.response is False
+    assert (weekly.fraction, attempt.percent) == (1.0, 100.0)
