@@ -52,7 +52,6 @@ def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
     return {
         "SECRET_KEY": config.get("SECRET_KEY") or os.environ.get("SECRET_KEY") or _secret_key(app),
         "SQLALCHEMY_DATABASE_URI": _driver_url(url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "COURSES_PATH": os.environ.get("LMS_COURSES_PATH") or str(ROOT / "courses"),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),

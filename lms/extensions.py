@@ -3,6 +3,7 @@ command migrates: see init_migrate)."""
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, Select, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import Pool
 
@@ -112,22 +114,46 @@ def _end_writer_turn(_dbapi_connection, record) -> None:
 
 
 # PostgreSQL ----------------------------------------------------------------------------------
-# psycopg sends BEGIN as a round trip of its own, and the end of the request a ROLLBACK: a page
-# served from the caches would make four trips (pool ping, BEGIN, its one query, ROLLBACK) for
-# one query's work. A page that only reads needs no transaction: under READ COMMITTED each
-# statement sees its own snapshot anyway, so reads outside one see what they would see inside
-# it. A safe-method request's connection reads in autocommit and opens a transaction at its
-# first statement that writes or locks, so what it writes still commits or rolls back whole.
+# psycopg sends BEGIN as a round trip of its own, and the end of the request a ROLLBACK; with a
+# ping before each use, a page served from the caches made four trips (ping, BEGIN, its one
+# query, ROLLBACK) for one query's work.
+#
+# A page that only reads needs no transaction: under READ COMMITTED each statement sees its own
+# snapshot anyway, so reads outside one see what they would see inside it. A safe-method
+# request's connection reads in autocommit and opens a transaction at its first statement that
+# writes or locks, so what it writes still commits or rolls back whole.
+#
+# A connection is pinged only when it has lain idle (as MySqlConnector's ConnectionIdlePingTime
+# and sqlx pools do): one back from a request a moment ago is alive, and under load none waits
+# long. One that fails its ping is replaced before the request uses it, so the first request
+# after a database restart is served.
+
+PING_AFTER_IDLE = 1.0  # seconds
 
 
 def _is_safe_request() -> bool:
     return has_request_context() and request.method in ("GET", "HEAD")
 
 
+@event.listens_for(Pool, "checkin")
+def _idle_from_now(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
 @event.listens_for(Pool, "checkout")
-def _read_outside_transactions(dbapi_connection, _record, _proxy) -> None:
-    if type(dbapi_connection).__module__.startswith("psycopg"):
-        dbapi_connection.autocommit = _is_safe_request()
+def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    dbapi_connection.autocommit = True
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
+        try:
+            dbapi_connection.execute("SELECT 1")
+        except dbapi_connection.OperationalError as error:
+            # The pool drops this connection and checks out another, up to three times.
+            raise DisconnectionError("the connection failed its ping") from error
+    dbapi_connection.autocommit = _is_safe_request()
 
 
 @event.listens_for(Engine, "before_cursor_execute")

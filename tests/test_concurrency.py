@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from lms import completion as rules
-from lms import progress
+from lms import extensions, progress
 from lms.cli import ensure_user
 from lms.content import read_catalog, sync_catalog
 from lms.extensions import db
@@ -282,3 +282,24 @@ def test_on_postgresql_a_locking_read_and_every_write_request_run_in_a_transacti
     assert seen["GET"]
     assert all(seen["GET"])
     assert seen["POST"] == [True]
+
+
+def test_on_postgresql_the_first_page_after_the_database_dropped_its_connections_is_served(
+    app, make_user, monkeypatch
+):
+    if db.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    sync_catalog(read_catalog(FIXTURES / "courses"))
+    db.session.commit()
+    client = app.test_client(user=make_user("reader", JobRole.NEW_CUSTOMER_MANAGER))
+    assert client.get("/dashboard").status_code == 200
+    db.session.close()
+    with db.engine.connect() as admin:
+        # As a restart does: every other connection to this database is closed by the server.
+        admin.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        admin.rollback()
+    monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)  # every pooled one has lain idle
+    assert client.get("/dashboard").status_code == 200
