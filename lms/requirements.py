@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import Boolean, bindparam, exists, select, type_coerce
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -238,10 +239,10 @@ def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:
     return cat.courses_of(assignment.track_id or 0)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """What standings and pages use of a completion record: plain values, read as columns and
-    safe to keep beyond the request that read them."""
+    safe to keep beyond the request that read them. A named tuple: a matrix page makes
+    hundreds, and a frozen dataclass costs several times as much to make."""
 
     id: int
     user_id: int
@@ -255,29 +256,31 @@ class Record:
 
 def latest_completions(user_ids: Iterable[int]) -> dict[tuple[int, int], Record]:
     """Each person's latest completion record of each course, revoked or not."""
-    rows = db.session.execute(_latest_query(), {"ids": list(user_ids)})
-    return {(row.user_id, row.course_id): Record(*row[:-1], bool(row[-1])) for row in rows}
+    # On the connection: the session's ORM result machinery costs more than the query.
+    rows = db.session.connection().execute(_latest_query(), {"ids": list(user_ids)})
+    return {(r.user_id, r.course_id): r for r in map(Record._make, rows)}
 
 
 @functools.cache
 def _latest_query():
     # Built once: on a learner's page, building a statement costs more than running it.
-    revoked = (
-        exists()
-        .where(
-            RecordRequest.completion_id == Completion.id,
-            RecordRequest.kind == "revoke",
-            RecordRequest.status == "approved",
-        )
-        .label("revoked")
+    table = Completion.__table__
+    later = table.alias("later")
+    revoked = exists().where(
+        RecordRequest.completion_id == table.c.id,
+        RecordRequest.kind == "revoke",
+        RecordRequest.status == "approved",
     )
-    # Table columns: an ORM-enabled select would pass every row through the ORM's loading.
-    table = Completion.__table__.c
-    columns = [table[f.name] for f in fields(Record) if f.name != "is_revoked"]
-    return (
-        select(*columns, revoked)
-        .where(Completion.user_id.in_(bindparam("ids", expanding=True)))
-        .order_by(Completion.cycle, Completion.id)
+    # Only the latest cycle's row of each course (the unique index on user, course and cycle
+    # answers the NOT EXISTS): earlier cycles' records outnumber the latest for yearly courses.
+    superseded = exists().where(
+        later.c.user_id == table.c.user_id,
+        later.c.course_id == table.c.course_id,
+        later.c.cycle > table.c.cycle,
+    )
+    columns = [table.c[name] for name in Record._fields if name != "is_revoked"]
+    return select(*columns, type_coerce(revoked, Boolean).label("is_revoked")).where(
+        table.c.user_id.in_(bindparam("ids", expanding=True)), ~superseded
     )
 
 
@@ -292,11 +295,20 @@ def stands(course: Course, record: Record | None) -> bool:
 
 def started(user_ids: Iterable[int]) -> set[tuple[int, int]]:
     """(person, course) pairs with an item done or a quiz attempted."""
-    ids = list(user_ids)
+    # Plain tuples: membership tests on SQLAlchemy rows cost a method call each.
+    rows = db.session.connection().execute(_started_query(), {"ids": list(user_ids)})
+    return set(map(tuple, rows))
+
+
+@functools.cache
+def _started_query():
+    ids = bindparam("ids", expanding=True)
     done = select(ItemProgress.user_id, ItemProgress.course_id).where(ItemProgress.user_id.in_(ids))
     tried = select(Attempt.user_id, Item.course_id).join(Item).where(Attempt.user_id.in_(ids))
-    # Plain tuples: membership tests on SQLAlchemy rows cost a method call each.
-    return {tuple(row) for row in db.session.execute(done.union(tried))}
+    # A select around the union, not the union itself: lms/extensions.py lets PostgreSQL run
+    # only plain selects outside a transaction, and a BEGIN and ROLLBACK are two round trips.
+    begun = done.union(tried).subquery()
+    return select(begun.c.user_id, begun.c.course_id)
 
 
 def standings(

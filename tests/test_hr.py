@@ -5,8 +5,24 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from lms import requirements
 from lms.extensions import db
-from lms.models import Assignment, AuditEvent, Course, Group, JobRole, Role, Track, User, utcnow
+from lms.models import (
+    Assignment,
+    Attempt,
+    AuditEvent,
+    Completion,
+    Course,
+    Group,
+    Item,
+    ItemProgress,
+    JobRole,
+    RecordRequest,
+    Role,
+    Track,
+    User,
+    utcnow,
+)
 from tests.test_learning import RIGHT, item_id, take_quiz
 
 
@@ -258,3 +274,65 @@ def test_a_practical_step_assigned_by_hr_waits_for_a_sign_off(app, staff, make_u
     page = mentor.get("/author/signoffs").get_data(as_text=True)
     assert f'/{staff[2].id}"' in page  # the credit officer, by assignment
     assert f'/{staff[0].id}"' in page  # a new manager, by job role
+
+
+def test_latest_completions_are_each_course_s_highest_cycle_revoked_or_not(app, staff, make_user):
+    first, second = staff[0], staff[1]
+    basics, advanced = course_id("starter-basics"), course_id("advanced-course")
+    # The later cycle written first: the latest record is the highest cycle, not the last row.
+    renewed = Completion(user_id=first.id, course_id=basics, cycle=2)
+    db.session.add(renewed)
+    db.session.flush()
+    revoked = Completion(user_id=first.id, course_id=advanced, cycle=1)
+    db.session.add_all(
+        [
+            Completion(user_id=first.id, course_id=basics, cycle=1),
+            revoked,
+            Completion(user_id=second.id, course_id=basics, cycle=3),
+            Completion(user_id=staff[2].id, course_id=basics, cycle=1),  # not asked for
+        ]
+    )
+    db.session.flush()
+    db.session.add(
+        RecordRequest(
+            kind="revoke",
+            user_id=first.id,
+            course_id=advanced,
+            completion_id=revoked.id,
+            status="approved",
+            requested_by_id=make_user("hr1").id,
+        )
+    )
+    db.session.commit()
+
+    latest = requirements.latest_completions([first.id, second.id])
+
+    assert {key: (r.cycle, r.is_revoked) for key, r in latest.items()} == {
+        (first.id, basics): (2, False),
+        (first.id, advanced): (1, True),
+        (second.id, basics): (3, False),
+    }
+    assert latest[first.id, basics].id == renewed.id
+    assert all(type(r.is_revoked) is bool for r in latest.values())
+
+
+def test_a_course_is_begun_by_an_item_done_or_a_quiz_tried(app, staff):
+    lesson, quiz = db.session.get(Item, item_id("only")), db.session.get(Item, item_id("check"))
+    db.session.add_all(
+        [
+            ItemProgress(user_id=staff[0].id, item_id=lesson.id, course_id=lesson.course_id),
+            Attempt(user_id=staff[1].id, item_id=quiz.id, number=1),  # failed: no item done
+            Attempt(user_id=staff[0].id, item_id=quiz.id, number=1),
+        ]
+    )
+    db.session.commit()
+
+    begun = requirements.started([staff[0].id, staff[1].id, staff[2].id])
+
+    assert begun == {
+        (staff[0].id, lesson.course_id),
+        (staff[0].id, quiz.course_id),
+        (staff[1].id, quiz.course_id),
+    }
+    # Plain tuples: the standings test membership a thousand times a page.
+    assert {type(pair) for pair in begun} == {tuple}
