@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -177,17 +177,45 @@ class Assigned:
     rule_groups: list[tuple[int, str | None, str | None, str | None]]
     # Each person's groups by membership.
     members: dict[int, set[int]]
+    # Worked out on first use and kept as long as the rest: thousands of people share a few
+    # hundred posts and sets of groups, so a matrix page mostly finds them here.
+    _by_post: dict[tuple, frozenset[int]] = field(default_factory=dict, compare=False)
+    _by_groups: dict[tuple, dict[int, list[Rule]]] = field(default_factory=dict, compare=False)
 
     def groups_of(self, user: User) -> set[int]:
         post = (user.job_role, user.level, user.branch)
-        by_rule = {
-            group_id
-            for group_id, *rule in self.rule_groups
-            if all(
-                wanted is None or wanted == value for wanted, value in zip(rule, post, strict=True)
+        by_rule = self._by_post.get(post)
+        if by_rule is None:
+            by_rule = self._by_post[post] = frozenset(
+                group_id
+                for group_id, *rule in self.rule_groups
+                if all(
+                    wanted is None or wanted == value
+                    for wanted, value in zip(rule, post, strict=True)
+                )
             )
-        }
         return self.members.get(user.id, set()) | by_rule
+
+    def candidates(self, user: User, cat: Catalogue) -> dict[int, list[Rule]]:
+        """Per course, every rule that applies to the person: their job role's, and those of
+        the assignments to them and to their groups. Shared between people: not to be changed."""
+        groups = frozenset(self.groups_of(user))
+        # Few people have assignments of their own: each of them is kept apart, by id.
+        key = (user.job_role, groups, user.id if user.id in self._assigned_people else None)
+        if key not in self._by_groups:
+            found: dict[int, list[Rule]] = defaultdict(list)
+            for course_id in cat.role_courses.get(user.job_role or "", []):
+                found[course_id].append(JOB_ROLE_RULE)
+            for person, group_id, courses, rule in self.assignments:
+                if person == user.id or group_id in groups:
+                    for course_id in courses:
+                        found[course_id].append(rule)
+            self._by_groups[key] = dict(found)
+        return self._by_groups[key]
+
+    @functools.cached_property
+    def _assigned_people(self) -> set[int]:
+        return {person for person, *_ in self.assignments if person is not None}
 
 
 def assigned(cat: Catalogue) -> Assigned:
@@ -215,22 +243,13 @@ def _load_assigned(cat: Catalogue) -> Assigned:
 def rules_of(users: list[User], cat: Catalogue) -> dict[int, dict[int, Rule]]:
     """Per person, per course: the rule that counts (the strictest of all that apply)."""
     index = assigned(cat)
-    result = {}
-    for user in users:
-        user_id, hire_date = user.id, user.hire_date
-        candidates: dict[int, list[Rule]] = defaultdict(list)
-        for course_id in cat.role_courses.get(user.job_role or "", []):
-            candidates[course_id].append(JOB_ROLE_RULE)
-        mine = index.groups_of(user)
-        for person, group_id, courses, rule in index.assignments:
-            if person == user_id or group_id in mine:
-                for course_id in courses:
-                    candidates[course_id].append(rule)
-        result[user_id] = {
-            course_id: rules[0] if len(rules) == 1 else compliance.strictest(rules, hire_date)
-            for course_id, rules in candidates.items()
+    return {
+        user.id: {
+            course_id: rules[0] if len(rules) == 1 else compliance.strictest(rules, user.hire_date)
+            for course_id, rules in index.candidates(user, cat).items()
         }
-    return result
+        for user in users
+    }
 
 
 def _courses(assignment: Assignment, cat: Catalogue) -> list[int]:

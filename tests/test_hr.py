@@ -336,3 +336,35 @@ def test_a_course_is_begun_by_an_item_done_or_a_quiz_tried(app, staff):
     }
     # Plain tuples: the standings test membership a thousand times a page.
     assert {type(pair) for pair in begun} == {tuple}
+
+
+def test_people_of_one_post_share_their_rules_and_a_person_assigned_by_name_has_their_own(
+    app, staff, make_user
+):
+    basics = course_id("starter-basics")
+    # staff[0] and staff[1], new customer managers in two branches, are both in the group.
+    group = Group(name="新客户经理", rule_job_role=JobRole.NEW_CUSTOMER_MANAGER)
+    db.session.add(group)
+    db.session.flush()
+    staff[0].hire_date, staff[1].hire_date = date(2026, 1, 1), date(2025, 1, 1)
+    db.session.add_all(
+        [
+            Assignment(group_id=group.id, course_id=basics, due_days=30, due_from="hire"),
+            Assignment(user_id=staff[0].id, course_id=basics, due_days=10, due_from="hire"),
+        ]
+    )
+    db.session.commit()
+    cat = requirements.catalogue()
+    index = requirements.assigned(cat)
+
+    colleague = make_user("colleague", JobRole.NEW_CUSTOMER_MANAGER)
+    assert index.candidates(colleague, cat) is index.candidates(staff[1], cat)
+    assert len(index.candidates(staff[1], cat)[basics]) == 2  # the job role's and the group's
+    assert len(index.candidates(staff[0], cat)[basics]) == 3  # and their own
+    rules = requirements.rules_of([staff[0], staff[1]], cat)
+    # The strictest: due first, from each person's own hire date.
+    assert rules[staff[0].id][basics].due_days == 10
+    assert rules[staff[1].id][basics].due_days == 30
+    assert rules[staff[1].id][course_id("starter-practice")] == requirements.JOB_ROLE_RULE
+    # A credit officer is in neither the group nor the job role's track.
+    assert requirements.rules_of([staff[2]], cat)[staff[2].id] == {}
