@@ -114,11 +114,20 @@ def _badge(standing: Standing, labels: dict[str, Markup]) -> str:
     return f'<span class="badge {tone}" title="{standing.due or ""}">{label}</span>'
 
 
-def _badges(row: requirements.Row, courses: list[Course]) -> Markup:
-    """A matrix row's cells: a badge for each course required of the person."""
+def _badges(rows: list[requirements.Row], courses: list[Course]) -> list[Markup]:
+    """Each matrix row's cells: a badge for each course required of the person."""
     labels = _status_labels()
-    cells = (row.cells.get(course.id) for course in courses)
-    return Markup("".join(f"<td>{_badge(s, labels)}</td>" if s else "<td></td>" for s in cells))
+    ids = [course.id for course in courses]
+    # A page of a thousand cells has a few dozen distinct ones: each is written once.
+    written: dict[tuple, str] = {}
+
+    def cell(standing: Standing | None) -> str:
+        key = (standing.status, standing.due) if standing else None
+        if key not in written:
+            written[key] = f"<td>{_badge(standing, labels)}</td>" if standing else "<td></td>"
+        return written[key]
+
+    return [Markup("".join([cell(row.cells.get(i)) for i in ids])) for row in rows]
 
 
 @bp.before_request
@@ -228,21 +237,25 @@ def matrix():
         total = cache.cached("people", (cache.site_stamp(), filters), count)
         pages = max(1, -(-total // PAGE_SIZE))
         number = min(max(1, request.args.get("page", 1, type=int)), pages)
-        # The page's ids first: the index alone answers that, where sorting whole rows to skip
-        # to page 150 cost PostgreSQL a sort of the staff on disk.
-        ids = db.session.scalars(
-            query.with_only_columns(User.id).limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
-        ).all()
-        found = db.session.scalars(
-            select(User).where(User.id.in_(ids)).options(lazyload(User.roles))
+        # The page's ids first, in a subquery: the index alone answers that, where sorting
+        # whole rows to skip to page 150 cost PostgreSQL a sort of the staff on disk.
+        ids = (
+            query.with_only_columns(User.id)
+            .limit(PAGE_SIZE)
+            .offset((number - 1) * PAGE_SIZE)
+            .subquery()
         )
-        by_id = {user.id: user for user in found}
-        people = [by_id[i] for i in ids]
+        people = db.session.scalars(
+            select(User)
+            .join(ids, ids.c.id == User.id)
+            .order_by(User.branch, User.name, User.id)
+            .options(lazyload(User.roles))
+        ).all()
         page = Page(requirements.rows_for(people, cat, today), number, pages)
     return render_template(
         "reports/matrix.html",
         page=page,
-        badges=[_badges(row, courses) for row in page.items],
+        badges=_badges(page.items, courses),
         courses=courses,
         filters=filters,
         **_choices(cat),

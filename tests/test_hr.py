@@ -1,5 +1,6 @@
 """HR: groups by hand and by rule, assignments with due dates, the matrix and the overdue list."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -368,3 +369,34 @@ def test_people_of_one_post_share_their_rules_and_a_person_assigned_by_name_has_
     assert rules[staff[1].id][course_id("starter-practice")] == requirements.JOB_ROLE_RULE
     # A credit officer is in neither the group nor the job role's track.
     assert requirements.rules_of([staff[2]], cat)[staff[2].id] == {}
+
+
+def test_the_matrix_shows_each_cell_s_own_due_date_in_branch_and_name_order(
+    app, hr, staff, count_queries
+):
+    basics = course_id("starter-basics")
+    soon, later = date.today() + timedelta(days=100), date.today() + timedelta(days=200)
+    db.session.add_all(
+        [
+            Assignment(user_id=staff[0].id, course_id=basics, due_date=soon),
+            Assignment(user_id=staff[2].id, course_id=basics, due_date=later),
+        ]
+    )
+    db.session.commit()
+    hr.get("/reports/matrix")
+    # Most pages at scale find the catalogue, rules and staff count kept, but not their people's
+    # standings: the signed-in user, the page's people, their latest records and begun courses.
+    app.extensions["lms.cache"].pop("standings")
+    with count_queries(warm=True) as cold:
+        page = hr.get("/reports/matrix").get_data(as_text=True)
+    assert cold.count <= 4
+    rows = re.findall(r">(Staff\d)</a></td>.*?</tr>", page, re.S)
+    assert rows == ["Staff0", "Staff2", "Staff1"]  # 东城 before 西城, then by name
+    cells = {
+        name: re.findall(r'<span class="badge ?\w*" title="([^"]*)">', row)
+        for name, row in re.findall(r">(Staff\d)</a></td>(.*?)</tr>", page, re.S)
+    }
+    # Both not started, each due on their own date; staff1 has only the job role's rule.
+    assert cells["Staff0"][0] == str(soon)
+    assert cells["Staff2"][0] == str(later)
+    assert cells["Staff1"][0] == ""
