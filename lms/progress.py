@@ -231,12 +231,18 @@ def course_states(plan: Plan) -> dict[int, CourseState]:
 
 
 def done_item_ids(user_id: int, course_id: int, cycle: int) -> set[int]:
-    query = select(ItemProgress.item_id).where(
-        ItemProgress.user_id == user_id,
-        ItemProgress.course_id == course_id,
-        ItemProgress.cycle == cycle,
+    params = {"user": user_id, "course": course_id, "cycle": cycle}
+    return set(db.session.scalars(_done_query(), params))
+
+
+@functools.cache
+def _done_query():
+    done = ItemProgress.__table__.c
+    return select(done.item_id).where(
+        done.user_id == bindparam("user"),
+        done.course_id == bindparam("course"),
+        done.cycle == bindparam("cycle"),
     )
-    return set(db.session.scalars(query))
 
 
 def mark_done(
@@ -288,13 +294,8 @@ def record_completion(
 ):
     """Write the cycle's completion record once, when every required item is done (`done`:
     the items done in the cycle; `percents`: the cycle's _graded_percents, if already read)."""
-    if db.session.scalar(
-        select(Completion.id).where(
-            Completion.user_id == user.id,
-            Completion.course_id == course.id,
-            Completion.cycle == cycle,
-        )
-    ):
+    params = {"user": user.id, "course": course.id, "cycle": cycle}
+    if db.session.scalar(_recorded_query(), params):
         return None
     required = _required_items(course.id)
     if not required or not rules.is_complete(required, done):
@@ -312,6 +313,16 @@ def record_completion(
     )
     db.session.add(record)
     return record
+
+
+@functools.cache
+def _recorded_query():
+    record = Completion.__table__.c
+    return select(record.id).where(
+        record.user_id == bindparam("user"),
+        record.course_id == bindparam("course"),
+        record.cycle == bindparam("cycle"),
+    )
 
 
 def _required_items(course_id: int) -> dict[int, str]:
@@ -588,7 +599,7 @@ def finish_attempt(
         "needs_grading": result.needs_grading,
     }
     # Compare-and-set: of two submits at once, only the one that still sees it open closes it.
-    closed = db.session.execute(_close_statement().values(values), {"attempt": attempt.id})
+    closed = db.session.execute(_close_statement(*values), {**values, "attempt": attempt.id})
     if not closed.rowcount:
         return False
     cache.touch(attempt.user_id)  # the bulk update above passes by the stamps' hook
@@ -607,10 +618,12 @@ def finish_attempt(
 
 
 @functools.cache
-def _close_statement():
+def _close_statement(*columns: str):
     table = Attempt.__table__.c
-    return update(Attempt.__table__).where(
-        table.id == bindparam("attempt"), table.state == AttemptState.IN_PROGRESS
+    return (
+        update(Attempt.__table__)
+        .where(table.id == bindparam("attempt"), table.state == AttemptState.IN_PROGRESS)
+        .values({c: bindparam(c, type_=table[c].type) for c in columns})
     )
 
 
@@ -625,17 +638,19 @@ def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[int, list
 
 @functools.cache
 def _graded_query():
+    # Table columns: an ORM-enabled select costs more to run than the query itself.
+    attempt, item = Attempt.__table__.c, Item.__table__.c
     return (
-        select(Attempt.item_id, Attempt.percent)
-        .join(Item, Item.id == Attempt.item_id)
+        select(attempt.item_id, attempt.percent)
+        .join_from(Attempt.__table__, Item.__table__, item.id == attempt.item_id)
         .where(
-            Attempt.user_id == bindparam("user"),
-            Attempt.cycle == bindparam("cycle"),
-            Attempt.state == AttemptState.FINISHED,
-            ~Attempt.needs_grading,
-            Item.course_id == bindparam("course"),
+            attempt.user_id == bindparam("user"),
+            attempt.cycle == bindparam("cycle"),
+            attempt.state == AttemptState.FINISHED,
+            ~attempt.needs_grading,
+            item.course_id == bindparam("course"),
         )
-        .order_by(Attempt.number)
+        .order_by(attempt.number)
     )
 
 
