@@ -19,12 +19,13 @@ changes are not committed, so nothing derived from them may be kept. Bulk `updat
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -191,11 +192,17 @@ def touch(*user_ids: int, session: Session | None = None) -> None:
     ids = set(user_ids) - written
     if not ids:
         return
-    users = User.__table__
-    session.connection().execute(
-        update(users).where(users.c.id.in_(ids)).values(stamp=users.c.stamp + 1)
-    )
+    session.connection().execute(_touch_statement(), {"ids": list(ids)})
     written.update(ids)
+
+
+@functools.cache
+def _touch_statement():
+    # Built once: every write request moves a stamp, and building the statement cost more
+    # than running it.
+    users = User.__table__
+    ids = bindparam("ids", expanding=True)
+    return update(users).where(users.c.id.in_(ids)).values(stamp=users.c.stamp + 1)
 
 
 @event.listens_for(Session, "after_transaction_end")
