@@ -35,17 +35,19 @@ def _course_state(course: Course) -> progress.CourseState:
     return state
 
 
-def _load_item(item_id: int, kind: str | None = None) -> Item:
-    """An item of an unlocked course of the learner's; else 404, 403 or 400."""
+def _load_item(item_id: int, kind: str | None = None) -> tuple[Item, int]:
+    """An item of an unlocked course of the learner's, and their cycle in it; else 404, 403 or
+    400. For a write: it works out only the one course, not the plan the write makes stale."""
     item = requirements.catalogue().items.get(item_id)
     if item is None:
         # Retired, or of a course no longer active: none of the learner's.
         abort(403 if db.get_or_404(Item, item_id).is_active else 404)
-    if _course_state(item.course).is_locked:
+    access = progress.course_access(current_user, item.course)
+    if access is None or access.is_locked:
         abort(403)
     if kind and item.kind != kind:
         abort(400)
-    return item
+    return item, access.cycle
 
 
 def _load_attempt(attempt_id: int) -> Attempt:
@@ -138,7 +140,7 @@ def _neighbours(item: Item) -> tuple[Item | None, Item | None]:
 @bp.route("/items/<int:item_id>/done", methods=["POST"])
 def mark_lesson_done(item_id: int):
     """Mark a lesson read."""
-    item = _load_item(item_id, ItemKind.LESSON)
+    item, _cycle = _load_item(item_id, ItemKind.LESSON)
     progress.mark_done(current_user, item, utcnow())
     db.session.commit()
     _, following = _neighbours(item)
@@ -150,9 +152,9 @@ def mark_lesson_done(item_id: int):
 @bp.route("/items/<int:item_id>/attempts", methods=["POST"])
 def start_attempt(item_id: int):
     """Start (or resume) an attempt at a quiz."""
-    item = _load_item(item_id, ItemKind.QUIZ)
+    item, cycle = _load_item(item_id, ItemKind.QUIZ)
     try:
-        attempt = progress.start_attempt(current_user, item, str(get_locale()), utcnow())
+        attempt = progress.start_attempt(current_user, item, cycle, str(get_locale()), utcnow())
         attempt_id = attempt.id  # the commit expires it
         db.session.commit()
     except progress.AttemptLimitReached:
@@ -161,7 +163,6 @@ def start_attempt(item_id: int):
     except IntegrityError:
         # Another request started one at the same moment: continue that one.
         db.session.rollback()
-        cycle = progress.course_cycle(current_user, item.course).cycle
         attempts = progress.attempts_of(current_user, item, cycle)
         attempt = next((a for a in attempts if a.is_open), None)
         if attempt is None:

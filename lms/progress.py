@@ -123,18 +123,8 @@ def _learner_plan(user: User, today: date) -> Plan:
     finished = {(course_id, cycle, item_id) for item_id, course_id, _, cycle in rows if cycle}
     begun = {(user.id, course_id) for course_id, _, item_id in finished if item_id in required}
     standings = requirements.standings([user], cat, today, latest, begun)[user.id]
-    course_ids = set(standings)
-    assigned = sorted(
-        {cat.courses[c].track_id for c in course_ids},
-        key=lambda t: (cat.tracks[t].position, t),
-    )
-    requires = {t.id: [r.id for r in t.requires] for t in cat.tracks.values()}
-    track_ids = [t for t in rules.with_prerequisites(assigned, requires) if t in cat.tracks]
-    for track_id in track_ids:
-        if track_id not in assigned:
-            course_ids.update(cat.courses_of(track_id))
+    tracks, course_ids = _scope(cat, standings)
     completions = {course_id: record for (_user, course_id), record in latest.items()}
-    tracks = [cat.tracks[t] for t in track_ids]
     notices = [
         Notice(cat.courses[course_id], kind, due)
         for course_id, kind, due in reminders.unread(user)
@@ -151,6 +141,24 @@ def _learner_plan(user: User, today: date) -> Plan:
         cat.needs,
         notices,
     )
+
+
+def _scope(
+    cat: requirements.Catalogue, standings: dict[int, Standing]
+) -> tuple[list[Track], set[int]]:
+    """The tracks to show and the courses that are the learner's: those required of them, and
+    those of the tracks their tracks require first."""
+    course_ids = set(standings)
+    assigned = sorted(
+        {cat.courses[c].track_id for c in course_ids},
+        key=lambda t: (cat.tracks[t].position, t),
+    )
+    requires = {t.id: [r.id for r in t.requires] for t in cat.tracks.values()}
+    track_ids = [t for t in rules.with_prerequisites(assigned, requires) if t in cat.tracks]
+    for track_id in track_ids:
+        if track_id not in assigned:
+            course_ids.update(cat.courses_of(track_id))
+    return [cat.tracks[t] for t in track_ids], course_ids
 
 
 @functools.cache
@@ -211,13 +219,11 @@ def course_cycle(user: User, course: Course) -> CourseCycle:
 
 def course_states(plan: Plan) -> dict[int, CourseState]:
     """Progress in every course of the plan, from the plan alone."""
-    courses = [c for t in plan.tracks for c in t.courses if c.id in plan.course_ids]
     totals = Counter(plan.required.values())
     done = Counter((c, cycle) for c, cycle, item in plan.finished if item in plan.required)
-    latest = plan.completions
-    cycles = {c.id: _cycle(c, latest.get(c.id), plan.standings.get(c.id)) for c in courses}
-    completed = {course_id for course_id, cc in cycles.items() if cc.completion}
-    completed |= {course_id for course_id in latest if course_id not in cycles}
+    courses, cycles, completed = _cycles(
+        plan.tracks, plan.course_ids, plan.completions, plan.standings
+    )
     return {
         c.id: CourseState(
             done=done.get((c.id, cycles[c.id].cycle), 0),
@@ -228,6 +234,55 @@ def course_states(plan: Plan) -> dict[int, CourseState]:
         )
         for c in courses
     }
+
+
+def _cycles(
+    tracks: list[Track],
+    course_ids: set[int],
+    latest: dict[int, Record],
+    standings: dict[int, Standing],
+) -> tuple[list[Course], dict[int, CourseCycle], set[int]]:
+    """The learner's courses in outline order, their cycle in each, and the courses that count
+    as completed (a course needs these first)."""
+    courses = [c for t in tracks for c in t.courses if c.id in course_ids]
+    cycles = {c.id: _cycle(c, latest.get(c.id), standings.get(c.id)) for c in courses}
+    completed = {course_id for course_id, cc in cycles.items() if cc.completion}
+    completed |= {course_id for course_id in latest if course_id not in cycles}
+    return courses, cycles, completed
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a write to a course needs to know of the learner: whether they must complete other
+    courses first, and their cycle in it."""
+
+    is_locked: bool
+    cycle: int
+
+
+def course_access(user: User, course: Course) -> Access | None:
+    """The learner's access to one of their courses (None: not theirs), as course_states tells
+    it, without working out the whole plan when none is kept.
+
+    A write that asks this changes the learner's records, which leaves a plan worked out now
+    stale at once. Neither the items done nor the reminders decide access: whether a record
+    counts and the cycle rest on the records and the rules (see course_cycle).
+    """
+    today = utcnow().date()
+    plan = cache.kept("plan", _plan_key(user, today))
+    if plan is not None:
+        state = course_states(plan).get(course.id)
+        return state and Access(state.is_locked, state.cycle)
+    cat = requirements.catalogue()
+    latest = requirements.latest_completions([user.id])
+    standings = requirements.standings([user], cat, today, latest, set())[user.id]
+    tracks, course_ids = _scope(cat, standings)
+    if course.id not in course_ids:
+        return None
+    completions = {course_id: record for (_user, course_id), record in latest.items()}
+    _courses, cycles, completed = _cycles(tracks, course_ids, completions, standings)
+    is_locked = rules.is_locked(cat.needs.get(course.id, set()), completed)
+    return Access(is_locked, cycles[course.id].cycle)
 
 
 def done_item_ids(user_id: int, course_id: int, cycle: int) -> set[int]:
@@ -366,13 +421,13 @@ def _attempts_query():
     )
 
 
-def start_attempt(user: User, item: Item, language: str, now: datetime) -> Attempt:
-    """Open the next attempt, freezing the questions as they are now.
+def start_attempt(user: User, item: Item, cycle: int, language: str, now: datetime) -> Attempt:
+    """Open the next attempt in the learner's cycle of the course, freezing the questions as
+    they are now.
 
     Two starts at the same moment meet the unique keys on (user, quiz, number) and on the one
     open attempt: the loser's flush raises IntegrityError, and the view shows the winner's.
     """
-    cycle = course_cycle(user, item.course).cycle
     # Every cycle's: numbers run on across cycles, so the unique (user, quiz, number) key
     # still guards them; the limit counts this cycle's.
     every = db.session.scalars(_every_attempt_query(), {"user": user.id, "item": item.id}).all()

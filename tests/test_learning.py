@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from lms import cache
 from lms.extensions import db
 from lms.models import (
     Assignment,
@@ -399,10 +400,15 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
     client.post(f"{location}/save", data=right)
     with count_queries(warm=True) as passed:
         client.post(f"{location}/submit", data=right)
+    # The submit moved the learner's stamp: no plan is kept for the next start.
+    with count_queries(warm=True) as started_afresh:
+        assert client.post(f"/items/{quiz}/attempts").status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Completion)) == 1
     # The user; the quiz's attempts; the stamp; the attempt; its questions. The quiz and its
-    # course come from the catalogue, and so does the plan that says the course is unlocked.
+    # course come from the catalogue, and the plan kept says the course is unlocked.
     assert started.count == 5
+    # With no plan kept: the learner's latest records, and no more.
+    assert started_afresh.count == 6
     # The user; the attempt, locked; the answers; the changed ones written. The questions as
     # shown are kept per process after the first save, which reads them with the answers.
     assert (first_save.count, save.count, unchanged.count) == (4, 4, 3)
@@ -440,3 +446,17 @@ def test_a_new_attempt_is_graded_on_its_own_questions_not_on_a_kept_copy(
     weekly = next(a for a in attempt.answers if a.snapshot["name"] == "weekly")
     assert weekly.response is False
     assert (weekly.fraction, attempt.percent) == (1.0, 100.0)
+
+
+def test_a_write_to_an_item_works_out_access_to_its_course_without_a_plan(client):
+    other, practical = item_id("only"), item_id("practical-1")
+    assert other
+    assert practical
+    cache.clear()
+    assert client.post(f"/items/{other}/done").status_code == 403  # not the learner's course
+    cache.clear()
+    assert client.post(f"/items/{practical}/attempts").status_code == 403  # the basics first
+    client.post(f"/items/{item_id('intro')}/done")
+    take_quiz(client, RIGHT)
+    cache.clear()
+    assert client.post(f"/items/{practical}/attempts").status_code == 400  # open; not a quiz
