@@ -19,7 +19,6 @@ from .forms import (
     LessonForm,
     NewCourseForm,
     NewItemForm,
-    PostForm,
     PracticalForm,
     QuizForm,
     ReviewForm,
@@ -176,7 +175,6 @@ def course(slug: str):
         course=course,
         versions=versions,
         draft=publishing.draft_of(course),
-        form=PostForm(),
     )
 
 
@@ -237,7 +235,6 @@ def edit_draft(slug: str):
         item_form=NewItemForm(),
         submit_form=SubmitDraftForm(),
         review_form=ReviewForm(),
-        form=PostForm(),
     )
 
 
@@ -514,7 +511,7 @@ def review_queue():
             if reasons and reasons != [statistics.NOT_ENOUGH_DATA]:
                 flagged.append((item, stats, reasons))
     return render_template(
-        "authoring/review_queue.html", flagged=flagged, form=PostForm(), reason_labels=REASON_LABELS
+        "authoring/review_queue.html", flagged=flagged, reason_labels=REASON_LABELS
     )
 
 
@@ -538,7 +535,7 @@ def regrade(item_id: int):
         flash(_("%(n)d attempts were regraded.", n=len(changes)), "success")
         return redirect(url_for("authoring.regrade", item_id=item.id))
     return render_template(
-        "authoring/regrade.html", item=item, changes=progress.regrade_preview(item), form=PostForm()
+        "authoring/regrade.html", item=item, changes=progress.regrade_preview(item)
     )
 
 

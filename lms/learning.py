@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from . import completion as rules
 from . import progress, reminders, requirements
 from .extensions import db
-from .forms import PostForm
 from .models import Attempt, Completion, Course, Item, ItemKind, Role, utcnow
 
 bp = Blueprint("learning", __name__)
@@ -123,7 +122,6 @@ def item(item_id: int):
         attempts=attempts,
         attempts_left=rules.attempts_left(item.max_attempts, len(attempts)),
         neighbours=_neighbours(item),
-        form=PostForm(),
     )
 
 
@@ -186,7 +184,7 @@ def attempt(attempt_id: int):
     if _close_if_expired(attempt):
         return redirect(url_for("learning.review_attempt", attempt_id=attempt.id))
     return render_template(
-        "learning/attempt.html", attempt=attempt, item=attempt.item, form=PostForm(), now=utcnow()
+        "learning/attempt.html", attempt=attempt, item=attempt.item, now=utcnow()
     )
 
 
