@@ -2,7 +2,6 @@
 
 import os
 import secrets
-from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ from flask import Flask, g, has_request_context, render_template, request, sessi
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
 
 from .extensions import babel, csrf, db, login_manager
 
@@ -151,7 +149,7 @@ def _register_errors(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from .models import JOB_ROLE_NAMES, Role
-    from .progress import review_answer
+    from .progress import plan_part, review_answer
     from .render import formatted_to_html
 
     app.add_template_filter(formatted_to_html, "formatted")
@@ -167,20 +165,3 @@ def _register_template_helpers(app: Flask) -> None:
             "tr": lambda obj, field: obj.tr(field, locale),
             "job_role_name": lambda code: JOB_ROLE_NAMES.get(code, {}).get(locale, code or ""),
         }
-
-
-def plan_part(name: str, *key: Hashable, caller: Callable[[], str]) -> Markup:
-    """A part of a learner's page that shows only their plan, in their language: rendered once
-    and kept under the plan's stamps, as Rails keeps a fragment under its record's updated_at.
-
-        {% call plan_part("course", course.id) %}...{% endcall %}
-
-    No form may be inside: a CSRF token belongs to one session, not to the plan.
-    """
-    from . import cache, progress
-    from .models import utcnow
-
-    user = current_user._get_current_object()
-    kept = (*progress._plan_key(user, utcnow().date()), str(get_locale()), *key)
-    render = lambda: Markup(caller())  # noqa: E731
-    return cache.cached(f"part:{name}", kept, render, size=1024, person=user.id)

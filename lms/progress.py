@@ -9,11 +9,14 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -113,6 +116,20 @@ def learner_plan(user: User, today: date) -> Plan:
 
 def _plan_key(user: User, today: date) -> tuple:
     return (user.id, user.stamp, cache.site_stamp(), today)
+
+
+def plan_part(name: str, *key: Hashable, caller: Callable[[], str]) -> Markup:
+    """A part of a learner's page that shows only their plan, in their language: rendered once
+    and kept under the plan's stamps, as Rails keeps a fragment under its record's updated_at.
+
+        {% call plan_part("course", course.id) %}...{% endcall %}
+
+    No form may be inside: a CSRF token belongs to one session, not to the plan.
+    """
+    user = current_user._get_current_object()
+    kept = (*_plan_key(user, utcnow().date()), str(get_locale()), *key)
+    render = lambda: Markup(caller())  # noqa: E731
+    return cache.cached(f"part:{name}", kept, render, size=1024, person=user.id)
 
 
 def _learner_plan(user: User, today: date) -> Plan:
