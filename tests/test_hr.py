@@ -400,3 +400,23 @@ def test_the_matrix_shows_each_cell_s_own_due_date_in_branch_and_name_order(
     assert cells["Staff0"][0] == str(soon)
     assert cells["Staff2"][0] == str(later)
     assert cells["Staff1"][0] == ""
+
+
+def test_the_matrix_form_and_heading_follow_the_filters_the_people_and_the_language(app, hr, staff):
+    page = hr.get("/reports/matrix").get_data(as_text=True)
+    assert "<option >东城支行</option>" in page
+    assert "北城支行" not in page
+    east = hr.get("/reports/matrix?branch=东城支行").get_data(as_text=True)
+    assert "<option selected>东城支行</option>" in east
+    staff[1].branch = "北城支行"  # a new branch: the filters offer it
+    db.session.commit()
+    assert "<option >北城支行</option>" in hr.get("/reports/matrix").get_data(as_text=True)
+    advanced = db.session.scalar(select(Track.id).where(Track.title_zh == "进阶"))
+    heading = lambda page: re.search(r"<thead>.*?</thead>", page, re.S).group(0)  # noqa: E731
+    only = heading(hr.get(f"/reports/matrix?track={advanced}").get_data(as_text=True))
+    assert "/reports/courses/advanced-course" in only
+    assert "/reports/courses/starter-basics" not in only
+    hr.post("/language", data={"locale": "en", "next": "/reports/matrix"})
+    english = hr.get("/reports/matrix").get_data(as_text=True)
+    assert "<th>Name</th>" in heading(english)
+    assert "All branches" in english
