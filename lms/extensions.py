@@ -153,24 +153,29 @@ def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
         except dbapi_connection.OperationalError as error:
             # The pool drops this connection and checks out another, up to three times.
             raise DisconnectionError("the connection failed its ping") from error
-    dbapi_connection.autocommit = _is_safe_request()
+    reads_outside = _is_safe_request()
+    dbapi_connection.autocommit = reads_outside
+    record.info[_READS_OUTSIDE] = reads_outside
+
+
+_READS_OUTSIDE = "lms.reads_outside_transaction"
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_before_writing(conn, _cursor, _statement, _parameters, context, _executemany):
-    if conn.dialect.name == "postgresql" and not _is_plain_read(context):
+    if conn.connection.info.get(_READS_OUTSIDE) and not _is_plain_read(context):
         begin_transaction(conn)
 
 
 def begin_transaction(connection) -> None:
     """Have the connection's next statement open a transaction, if it reads outside one; for
-    statements SQLAlchemy does not see, such as those of a driver's own server-side cursor."""
-    if connection.dialect.name != "postgresql":
+    statements SQLAlchemy does not see, such as those of a driver's own server-side cursor.
+    (A connection given AUTOCOMMIT on purpose, as VACUUM needs, is left as it is.)"""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         return
-    dbapi_connection = connection.connection.dbapi_connection
-    if dbapi_connection.autocommit:
+    if connection.connection.info.pop(_READS_OUTSIDE, False):
         # Allowed here: between statements an autocommit connection is never in a transaction.
-        dbapi_connection.autocommit = False
+        connection.connection.dbapi_connection.autocommit = False
 
 
 def _is_plain_read(context) -> bool:

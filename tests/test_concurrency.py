@@ -303,3 +303,14 @@ def test_on_postgresql_the_first_page_after_the_database_dropped_its_connections
         admin.rollback()
     monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)  # every pooled one has lain idle
     assert client.get("/dashboard").status_code == 200
+
+
+def test_on_postgresql_a_connection_given_autocommit_on_purpose_keeps_it(app):
+    if db.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("VACUUM is PostgreSQL's")
+    for method in ("GET", "POST"):
+        with app.test_request_context("/", method=method), db.engine.connect() as conn:
+            # VACUUM fails inside a transaction block.
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM (ANALYZE) site_stamp"
+            )
