@@ -48,10 +48,6 @@ class LanguageForm(FlaskForm):
     )
 
 
-class PostForm(FlaskForm):
-    """An empty form: gives POST-only buttons their CSRF token."""
-
-
 class SignOffForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
 

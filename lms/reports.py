@@ -37,7 +37,6 @@ from .forms import (
     ExternalRecordForm,
     GroupForm,
     MemberForm,
-    PostForm,
     RevokeForm,
 )
 from .models import (
@@ -428,9 +427,7 @@ def assignments():
         )
         .order_by(Assignment.created_at.desc())
     ).all()
-    return render_template(
-        "reports/assignments.html", assignments=listed, form=form, end_form=PostForm()
-    )
+    return render_template("reports/assignments.html", assignments=listed, form=form)
 
 
 @bp.route("/assignments/<int:assignment_id>/end", methods=["POST"])
@@ -546,9 +543,7 @@ def request_revoke(completion_id: int):
 @bp.route("/requests")
 def requests():
     """Record requests waiting for a second HR user."""
-    return render_template(
-        "reports/requests.html", pending=records.pending_requests(), form=PostForm()
-    )
+    return render_template("reports/requests.html", pending=records.pending_requests())
 
 
 @bp.route("/requests/<int:request_id>/<decision>", methods=["POST"])
