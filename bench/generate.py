@@ -451,15 +451,17 @@ def generate(staff: int, rows: int, password: str, seed: int = 1, answer_share: 
                         f'(SELECT COALESCE(MAX(id), 1) FROM "{table.name}"))'
                     )
         conn.commit()
-        if conn.dialect.name == "postgresql":
-            # What autovacuum would do within a minute of the load, done now so it does not
-            # land in the middle of a measurement (and done at all where autovacuum is off, as
-            # on this machine): the hire dates' update left a dead row per person, and without
-            # the visibility map index-only scans read the table.
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
-        else:
+        if conn.dialect.name == "sqlite":
             conn.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
     db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        # What autovacuum would do within a minute of the load, done now so it does not land in
+        # the middle of a measurement (and done at all where autovacuum is off, as on this
+        # machine): the hire dates' update left a dead row per person, and without the
+        # visibility map index-only scans read the table. After every transaction of ours has
+        # ended, or their snapshots would keep the dead rows.
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
     written = {name: n for name, n in writer.counts.items()}
     return Result(
         staff=staff,
