@@ -1,5 +1,7 @@
 """The learner's pages: dashboard, courses, lessons, quizzes, transcript and certificates."""
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -50,8 +52,18 @@ def _load_item(item_id: int, kind: str | None = None) -> tuple[Item, int]:
 
 
 def _load_attempt(attempt_id: int) -> Attempt:
-    """The learner's own attempt; a write locks its row so racing submits take turns."""
-    attempt = db.session.get(Attempt, attempt_id, with_for_update=request.method == "POST")
+    """The learner's own attempt, to show."""
+    return _own(db.session.get(Attempt, attempt_id))
+
+
+def _attempt_to_write(attempt_id: int) -> tuple[Attempt, dict[int, Any]]:
+    """The learner's own attempt, its row locked so racing writes take turns, and the responses
+    saved so far."""
+    attempt, responses = progress.locked_attempt(attempt_id)
+    return _own(attempt), responses
+
+
+def _own(attempt: Attempt | None) -> Attempt:
     if attempt is None:
         abort(404)
     if attempt.user_id != current_user.id:
@@ -191,10 +203,10 @@ def attempt(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/save", methods=["POST"])
 def save_attempt(attempt_id: int):
     """Save the answers so far (the page calls this on every change)."""
-    attempt = _load_attempt(attempt_id)
+    attempt, responses = _attempt_to_write(attempt_id)
     if _close_if_expired(attempt):
         return _after_save(attempt_id, False, _("Time is up: the attempt was submitted."), 409)
-    progress.save_responses(attempt, request.form, utcnow())
+    progress.save_responses(attempt, request.form, utcnow(), responses)
     # The reply is made before the commit, which would expire what it reads.
     reply = _after_save(attempt_id, True, _("Your answers are saved."), 200)
     db.session.commit()
@@ -212,10 +224,10 @@ def _after_save(attempt_id: int, is_open: bool, message: str, status: int):
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 def submit_attempt(attempt_id: int):
     """Save the last answers and grade the attempt, once."""
-    attempt = _load_attempt(attempt_id)
+    attempt, responses = _attempt_to_write(attempt_id)
     if not _close_if_expired(attempt):
         now = utcnow()
-        answered = progress.save_responses(attempt, request.form, now)
+        answered = progress.save_responses(attempt, request.form, now, responses)
         progress.finish_attempt(attempt, now, answered)
         db.session.commit()
     return redirect(url_for("learning.review_attempt", attempt_id=attempt_id))

@@ -564,8 +564,28 @@ class Shown:
         return question_from_dict(self.snapshot)
 
 
-def _answered(attempt: Attempt) -> list[tuple[Shown, Any]]:
-    """An open attempt's questions with their responses so far.
+def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
+    """An attempt with its row locked, so that racing writes take turns, and its answers'
+    responses so far (per answer id): one statement, an autosave's only read but the user's."""
+    rows = db.session.execute(_locked_attempt_query(), {"attempt": attempt_id}).all()
+    if not rows:
+        return None, {}
+    return rows[0][0], {answer: response for _, answer, response in rows if answer is not None}
+
+
+@functools.cache
+def _locked_attempt_query():
+    return (
+        select(Attempt, _ANSWER.id, _ANSWER.response)
+        .outerjoin(AttemptAnswer.__table__, _ANSWER.attempt_id == Attempt.id)
+        .where(Attempt.id == bindparam("attempt"))
+        .with_for_update(of=Attempt)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _answered(attempt: Attempt, responses: dict[int, Any] | None = None) -> list[tuple[Shown, Any]]:
+    """An open attempt's questions with their responses so far (read here unless given).
 
     The questions are kept per process: an open attempt's snapshots never change (a regrade
     touches finished attempts only), so an autosave reads only the responses. The key is the
@@ -573,7 +593,8 @@ def _answered(attempt: Attempt) -> list[tuple[Shown, Any]]:
     """
     assert attempt.is_open
     key = (attempt.id, attempt.user_id, attempt.item_id, attempt.number, attempt.started_at)
-    responses: dict[int, Any] = {}
+    given = responses is not None
+    responses = dict(responses or {})
 
     def load() -> tuple[Shown, ...]:
         rows = db.session.execute(_shown_query(), {"attempt": attempt.id})
@@ -584,7 +605,7 @@ def _answered(attempt: Attempt) -> list[tuple[Shown, Any]]:
         return tuple(shown)
 
     shown = cache.cached("shown", key, load, size=1024)
-    if not responses:
+    if not given and not responses:
         responses.update(db.session.execute(_responses_query(), {"attempt": attempt.id}).all())
     return [(s, responses.get(s.answer_id)) for s in shown]
 
@@ -616,11 +637,13 @@ def _write_answers(*columns: str):
     )
 
 
-def save_responses(attempt: Attempt, form, now: datetime) -> list[tuple[Shown, Any]]:
-    """Keep the responses in the form, writing only those that changed; returns the questions
-    with their responses now."""
+def save_responses(
+    attempt: Attempt, form, now: datetime, responses: dict[int, Any] | None = None
+) -> list[tuple[Shown, Any]]:
+    """Keep the responses in the form, writing only those that changed (`responses`: those
+    saved so far, if already read); returns the questions with their responses now."""
     answered, changed = [], []
-    for shown, response in _answered(attempt):
+    for shown, response in _answered(attempt, responses):
         if shown.snapshot["qtype"] != "description":
             new = response_from_form(shown.position, shown.snapshot, form)
             if new != response:

@@ -409,14 +409,14 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
     assert started.count == 5
     # With no plan kept: the learner's latest records, and no more.
     assert started_afresh.count == 6
-    # The user; the attempt, locked; the answers; the changed ones written. The questions as
-    # shown are kept per process after the first save, which reads them with the answers.
-    assert (first_save.count, save.count, unchanged.count) == (4, 4, 3)
+    # The user; the attempt, locked, with its answers' responses; the changed ones written.
+    # The questions as shown are kept per process after the first save, which reads them.
+    assert (first_save.count, save.count, unchanged.count) == (4, 3, 2)
     # ... the attempt closed; the stamp; the fractions; the cycle's graded percents.
-    assert failed.count == 7
+    assert failed.count == 6
     # ... and the item done: the cycle (the latest records), the items done, the item's row,
     # whether the cycle has its record, and the record.
-    assert passed.count == 12
+    assert passed.count == 11
 
 
 def test_a_new_attempt_is_graded_on_its_own_questions_not_on_a_kept_copy(
