@@ -411,6 +411,9 @@ class Row:
     cells: dict[int, Standing]
 
 
+STANDINGS_KEPT = 25_000  # people, in each worker
+
+
 def rows_for(users: list[User], cat: Catalogue, today: date) -> list[Row]:
     """Standings of a batch of people, in a constant number of queries; each person's kept per
     process under their stamp and the site's (lms/cache.py)."""
@@ -422,7 +425,8 @@ def rows_for(users: list[User], cat: Catalogue, today: date) -> list[Row]:
 
     site = cache.site_stamp()
     keys = {u.id: (u.id, u.stamp, site, today) for u in users}
-    table = cache.cached_each("standings", keys, compute)
+    # About 1 KB a person: a whole bank's staff fits in every worker, where HR pages at random.
+    table = cache.cached_each("standings", keys, compute, size=STANDINGS_KEPT)
     return [Row(user, table[user.id]) for user in users]
 
 
