@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -67,22 +67,80 @@ def _configure_sqlite(dbapi_connection, _record):
     cursor.close()
 
 
+# Transactions in a request --------------------------------------------------------------------
+# A request reads outside a transaction and opens one at its first statement that writes or
+# locks rows, so what it writes still commits or rolls back whole. Reads outside a transaction
+# see what they would see inside one at READ COMMITTED, PostgreSQL's level: each statement its
+# own snapshot. What it buys:
+# - PostgreSQL: psycopg sends BEGIN as a round trip of its own and the end of the request a
+#   ROLLBACK, so a page served from the caches made three round trips for its one query.
+# - SQLite: the write lock is held from the first write, not through the reads before it, so
+#   writers take turns for no longer than they write.
+# Outside requests (commands, tests) a transaction begins with its first statement.
+
+_READS_OUTSIDE = "lms.reads_outside_transaction"
+
+
 @event.listens_for(Engine, "begin")
 def _begin(conn):
     if conn.dialect.name != "sqlite":
         return
-    # A write request takes SQLite's write lock up front: a deferred transaction that reads and
-    # then writes can fail with "database is locked" instead of waiting its turn.
-    is_write = (
-        has_request_context()
-        and request.method not in ("GET", "HEAD", "OPTIONS")
-        and not conn.get_execution_options().get("lms_read_only")
+    # sqlite3 is in autocommit mode (_configure_sqlite): BEGIN is ours to send, or not yet.
+    if has_request_context():
+        conn.connection.info[_READS_OUTSIDE] = True
+        return
+    conn.connection.info.pop(_READS_OUTSIDE, None)
+    conn.exec_driver_sql("BEGIN")
+
+
+@event.listens_for(Pool, "checkout")
+def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    dbapi_connection.autocommit = True
+    _ping_if_idle(dbapi_connection, record)
+    reads_outside = has_request_context()
+    dbapi_connection.autocommit = reads_outside
+    record.info[_READS_OUTSIDE] = reads_outside
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_before_writing(conn, _cursor, _statement, _parameters, context, _executemany):
+    if conn.connection.info.get(_READS_OUTSIDE) and not _is_plain_read(context):
+        begin_transaction(conn)
+
+
+def begin_transaction(connection) -> None:
+    """Open the transaction now, if the connection reads outside one; also for statements
+    SQLAlchemy does not see, such as those of a driver's own server-side cursor. (A connection
+    given AUTOCOMMIT on purpose, as VACUUM needs, is left as it is.)"""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    if not connection.connection.info.pop(_READS_OUTSIDE, False):
+        return
+    if connection.dialect.name == "sqlite":
+        # IMMEDIATE: a deferred transaction that read first can fail with "database is locked"
+        # when it writes, instead of waiting its turn.
+        _take_writer_turn(connection)
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    else:
+        # Allowed here: between statements an autocommit connection is never in a transaction;
+        # psycopg sends BEGIN with the next statement.
+        connection.connection.dbapi_connection.autocommit = False
+
+
+def _is_plain_read(context) -> bool:
+    """A SELECT that neither locks rows nor needs a server-side cursor (those live in a
+    transaction); anything else, including SQL given as text, counts as a write."""
+    statement = context.compiled.statement if context.compiled is not None else None
+    return (
+        isinstance(statement, Select)
+        and statement._for_update_arg is None
+        and not context._is_server_side
     )
-    if is_write:
-        _take_writer_turn(conn)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
 
 
+# SQLite's writers take turns ------------------------------------------------------------------
 # One descriptor per process and database file (a descriptor inherited through a fork would
 # share its lock with the parent): see _take_writer_turn.
 _turn_files: dict[tuple[int, str], int] = {}
@@ -113,16 +171,7 @@ def _end_writer_turn(_dbapi_connection, record) -> None:
         fcntl.flock(turn, fcntl.LOCK_UN)
 
 
-# PostgreSQL ----------------------------------------------------------------------------------
-# psycopg sends BEGIN as a round trip of its own, and the end of the request a ROLLBACK; with a
-# ping before each use, a page served from the caches made four trips (ping, BEGIN, its one
-# query, ROLLBACK) for one query's work.
-#
-# A page that only reads needs no transaction: under READ COMMITTED each statement sees its own
-# snapshot anyway, so reads outside one see what they would see inside it. A safe-method
-# request's connection reads in autocommit and opens a transaction at its first statement that
-# writes or locks, so what it writes still commits or rolls back whole.
-#
+# PostgreSQL's pings ---------------------------------------------------------------------------
 # A connection is pinged only when it has lain idle (as MySqlConnector's ConnectionIdlePingTime
 # and sqlx pools do): one back from a request a moment ago is alive, and under load none waits
 # long. One that fails its ping is replaced before the request uses it, so the first request
@@ -131,21 +180,13 @@ def _end_writer_turn(_dbapi_connection, record) -> None:
 PING_AFTER_IDLE = 1.0  # seconds
 
 
-def _is_safe_request() -> bool:
-    return has_request_context() and request.method in ("GET", "HEAD")
-
-
 @event.listens_for(Pool, "checkin")
 def _idle_from_now(_dbapi_connection, record) -> None:
     if record is not None:
         record.info["idle_since"] = time.monotonic()
 
 
-@event.listens_for(Pool, "checkout")
-def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
-    if not type(dbapi_connection).__module__.startswith("psycopg"):
-        return
-    dbapi_connection.autocommit = True
+def _ping_if_idle(dbapi_connection, record) -> None:
     idle_since = record.info.get("idle_since")
     if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
         try:
@@ -153,37 +194,3 @@ def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
         except dbapi_connection.OperationalError as error:
             # The pool drops this connection and checks out another, up to three times.
             raise DisconnectionError("the connection failed its ping") from error
-    reads_outside = _is_safe_request()
-    dbapi_connection.autocommit = reads_outside
-    record.info[_READS_OUTSIDE] = reads_outside
-
-
-_READS_OUTSIDE = "lms.reads_outside_transaction"
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _begin_before_writing(conn, _cursor, _statement, _parameters, context, _executemany):
-    if conn.connection.info.get(_READS_OUTSIDE) and not _is_plain_read(context):
-        begin_transaction(conn)
-
-
-def begin_transaction(connection) -> None:
-    """Have the connection's next statement open a transaction, if it reads outside one; for
-    statements SQLAlchemy does not see, such as those of a driver's own server-side cursor.
-    (A connection given AUTOCOMMIT on purpose, as VACUUM needs, is left as it is.)"""
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return
-    if connection.connection.info.pop(_READS_OUTSIDE, False):
-        # Allowed here: between statements an autocommit connection is never in a transaction.
-        connection.connection.dbapi_connection.autocommit = False
-
-
-def _is_plain_read(context) -> bool:
-    """A SELECT that neither locks rows nor needs a server-side cursor (those live in a
-    transaction); anything else, including SQL given as text, counts as a write."""
-    statement = context.compiled.statement if context.compiled is not None else None
-    return (
-        isinstance(statement, Select)
-        and statement._for_update_arg is None
-        and not context._is_server_side
-    )
