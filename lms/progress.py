@@ -564,6 +564,9 @@ class Shown:
         return question_from_dict(self.snapshot)
 
 
+_ANSWER = AttemptAnswer.__table__.c
+
+
 def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
     """An attempt with its row locked, so that racing writes take turns, and its answers'
     responses so far (per answer id): one statement, an autosave's only read but the user's."""
@@ -608,9 +611,6 @@ def _answered(attempt: Attempt, responses: dict[int, Any] | None = None) -> list
     if not given and not responses:
         responses.update(db.session.execute(_responses_query(), {"attempt": attempt.id}).all())
     return [(s, responses.get(s.answer_id)) for s in shown]
-
-
-_ANSWER = AttemptAnswer.__table__.c
 
 
 @functools.cache
