@@ -39,16 +39,22 @@ def _course_state(course: Course) -> progress.CourseState:
 def _load_item(item_id: int, kind: str | None = None) -> tuple[Item, int]:
     """An item of an unlocked course of the learner's, and their cycle in it; else 404, 403 or
     400. For a write: it works out only the one course, not the plan the write makes stale."""
-    item = requirements.catalogue().items.get(item_id)
-    if item is None:
-        # Retired, or of a course no longer active: none of the learner's.
-        abort(403 if db.get_or_404(Item, item_id).is_active else 404)
+    item = _active_item(item_id)
     access = progress.course_access(current_user, item.course)
     if access is None or access.is_locked:
         abort(403)
     if kind and item.kind != kind:
         abort(400)
     return item, access.cycle
+
+
+def _active_item(item_id: int) -> Item:
+    """The catalogue's copy of an active item; 403 for one of a course no longer active (none
+    of the learner's), 404 for a retired item or none at all."""
+    item = requirements.catalogue().items.get(item_id)
+    if item is None:
+        abort(403 if db.get_or_404(Item, item_id).is_active else 404)
+    return item
 
 
 def _load_attempt(attempt_id: int) -> Attempt:
@@ -116,10 +122,7 @@ def course(slug: str):
 @bp.route("/items/<int:item_id>")
 def item(item_id: int):
     """A lesson to read, a quiz to take or a practical step to have signed off."""
-    item = requirements.catalogue().items.get(item_id)
-    if item is None:
-        # Retired, or of a course no longer active: none of the learner's.
-        abort(403 if db.get_or_404(Item, item_id).is_active else 404)
+    item = _active_item(item_id)
     state = _course_state(item.course)
     if state.is_locked:
         flash(_("Complete the required courses first."), "error")
