@@ -596,27 +596,21 @@ def _answered(attempt: Attempt, responses: dict[int, Any] | None = None) -> list
     """
     assert attempt.is_open
     key = (attempt.id, attempt.user_id, attempt.item_id, attempt.number, attempt.started_at)
-    given = responses is not None
-    responses = dict(responses or {})
+    params = {"attempt": attempt.id}
 
     def load() -> tuple[Shown, ...]:
-        rows = db.session.execute(_shown_query(), {"attempt": attempt.id})
-        shown = []
-        for answer_id, position, snapshot, response in rows:
-            shown.append(Shown(answer_id, position, snapshot))
-            responses[answer_id] = response
-        return tuple(shown)
+        return tuple(Shown(*row) for row in db.session.execute(_shown_query(), params))
 
     shown = cache.cached("shown", key, load, size=1024)
-    if not given and not responses:
-        responses.update(db.session.execute(_responses_query(), {"attempt": attempt.id}).all())
+    if responses is None:
+        responses = dict(db.session.execute(_responses_query(), params).all())
     return [(s, responses.get(s.answer_id)) for s in shown]
 
 
 @functools.cache
 def _shown_query():
     return (
-        select(_ANSWER.id, _ANSWER.position, _ANSWER.snapshot, _ANSWER.response)
+        select(_ANSWER.id, _ANSWER.position, _ANSWER.snapshot)
         .where(_ANSWER.attempt_id == bindparam("attempt"))
         .order_by(_ANSWER.position)
     )
@@ -638,10 +632,10 @@ def _write_answers(*columns: str):
 
 
 def save_responses(
-    attempt: Attempt, form, now: datetime, responses: dict[int, Any] | None = None
+    attempt: Attempt, form, now: datetime, responses: dict[int, Any]
 ) -> list[tuple[Shown, Any]]:
     """Keep the responses in the form, writing only those that changed (`responses`: those
-    saved so far, if already read); returns the questions with their responses now."""
+    saved so far, as locked_attempt read them); returns the questions with their responses now."""
     answered, changed = [], []
     for shown, response in _answered(attempt, responses):
         if shown.snapshot["qtype"] != "description":
