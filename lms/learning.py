@@ -229,9 +229,7 @@ def submit_attempt(attempt_id: int):
     """Save the last answers and grade the attempt, once."""
     attempt, responses = _attempt_to_write(attempt_id)
     if not _close_if_expired(attempt):
-        now = utcnow()
-        answered = progress.save_responses(attempt, request.form, now, responses)
-        progress.finish_attempt(attempt, now, answered)
+        progress.finish_attempt(attempt, utcnow(), request.form, responses)
         db.session.commit()
     return redirect(url_for("learning.review_attempt", attempt_id=attempt_id))
 

@@ -12,12 +12,22 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -317,6 +327,15 @@ def _done_query():
     )
 
 
+class CycleWork(NamedTuple):
+    """What a learner has done in one cycle of a course: each quiz's graded percents, in the
+    order they were taken, and the items done."""
+
+    cycle: int
+    percents: dict[int, list[float]]
+    done: set[int]
+
+
 def mark_done(
     user: User,
     item: Item,
@@ -324,16 +343,19 @@ def mark_done(
     signed_off_by: User | None = None,
     note: str = "",
     version: int | None = None,
-    graded: tuple[int, dict[int, list[float]]] | None = None,
+    work: CycleWork | None = None,
 ):
     """Record an item as done once per cycle; then the course's completion if that finished it.
 
     `version` is the course version the work was done on (an attempt keeps the one it began on).
-    `graded`: a cycle and its quizzes' graded percents (_graded_percents), already read.
+    `work`: the cycle's work (cycle_work), if already read.
     """
-    cycle = course_cycle(user, item.course).cycle
-    done = done_item_ids(user.id, item.course_id, cycle)
-    if item.id in done:
+    current = course_cycle(user, item.course)
+    cycle = current.cycle
+    # The attempt's cycle is the one worked out now but for a completion in between.
+    if work is None or work.cycle != cycle:
+        work = CycleWork(cycle, None, done_item_ids(user.id, item.course_id, cycle))
+    if item.id in work.done:
         return
     db.session.add(
         ItemProgress(
@@ -349,10 +371,11 @@ def mark_done(
     if signed_off_by:
         audit.record(signed_off_by, "sign_off", f"item:{item.id}", {"user": user.id}, now)
     db.session.flush()
+    # The cycle is the latest record's only while that record counts (rules.current_cycle).
+    if current.completion is not None and current.completion.cycle == cycle:
+        return
     version = version or item.course.version
-    # The attempt's cycle is the one worked out now but for a completion in between.
-    percents = graded[1] if graded and graded[0] == cycle else None
-    record_completion(user, item.course, now, version, cycle, done | {item.id}, percents)
+    record_completion(user, item.course, now, version, cycle, work.done | {item.id}, work.percents)
 
 
 def record_completion(
@@ -364,11 +387,9 @@ def record_completion(
     done: set[int],
     percents: dict[int, list[float]] | None = None,
 ):
-    """Write the cycle's completion record once, when every required item is done (`done`:
-    the items done in the cycle; `percents`: the cycle's _graded_percents, if already read)."""
-    params = {"user": user.id, "course": course.id, "cycle": cycle}
-    if db.session.scalar(_recorded_query(), params):
-        return None
+    """Write the cycle's completion record, which it has not got yet, when every required item
+    is done (`done`: the items done in the cycle; `percents`: the cycle's _graded_percents, if
+    already read)."""
     required = _required_items(course.id)
     if not required or not rules.is_complete(required, done):
         return None
@@ -385,16 +406,6 @@ def record_completion(
     )
     db.session.add(record)
     return record
-
-
-@functools.cache
-def _recorded_query():
-    record = Completion.__table__.c
-    return select(record.id).where(
-        record.user_id == bindparam("user"),
-        record.course_id == bindparam("course"),
-        record.cycle == bindparam("cycle"),
-    )
 
 
 def _required_items(course_id: int) -> dict[int, str]:
@@ -636,18 +647,26 @@ def save_responses(
 ) -> list[tuple[Shown, Any]]:
     """Keep the responses in the form, writing only those that changed (`responses`: those
     saved so far, as locked_attempt read them); returns the questions with their responses now."""
-    answered, changed = [], []
+    answered, changed = _read_form(attempt, form, responses)
+    if changed:
+        rows = [{"answer_id": i, "response": r, "saved_at": now} for i, r in changed.items()]
+        db.session.execute(_write_answers("response", "saved_at"), rows)
+        _forget_loaded_answers(attempt)
+    return answered
+
+
+def _read_form(
+    attempt: Attempt, form, responses: dict[int, Any]
+) -> tuple[list[tuple[Shown, Any]], dict[int, Any]]:
+    """The questions with their responses in the form, and the changed ones per answer id."""
+    answered, changed = [], {}
     for shown, response in _answered(attempt, responses):
         if shown.snapshot["qtype"] != "description":
             new = response_from_form(shown.position, shown.snapshot, form)
             if new != response:
-                changed.append({"answer_id": shown.answer_id, "response": new, "saved_at": now})
-                response = new
+                changed[shown.answer_id] = response = new
         answered.append((shown, response))
-    if changed:
-        db.session.execute(_write_answers("response", "saved_at"), changed)
-        _forget_loaded_answers(attempt)
-    return answered
+    return answered, changed
 
 
 def _forget_loaded_answers(attempt: Attempt) -> None:
@@ -666,14 +685,15 @@ def _item_of(attempt: Attempt) -> Item:
 
 
 def finish_attempt(
-    attempt: Attempt, now: datetime, answered: list[tuple[Shown, Any]] | None = None
+    attempt: Attempt, now: datetime, form=None, responses: dict[int, Any] | None = None
 ) -> bool:
-    """Grade and close the attempt once; False when it was already closed by another request.
-
-    `answered`: what save_responses returned, if it was just called.
-    """
-    if answered is None:
-        answered = _answered(attempt)
+    """Grade and close the attempt once, with the last answers in `form` if one is given
+    (`responses`: those saved so far, as locked_attempt read them); False when it was already
+    closed by another request."""
+    if form is None:
+        answered, changed = _answered(attempt), {}
+    else:
+        answered, changed = _read_form(attempt, form, responses or {})
     gradable = [(s, r) for s, r in answered if s.snapshot["qtype"] != "description"]
     fractions = [_fraction(shown.question, response) for shown, response in gradable]
     item = _item_of(attempt)
@@ -694,16 +714,37 @@ def finish_attempt(
     cache.touch(attempt.user_id)  # the bulk update above passes by the stamps' hook
     for key, value in values.items():
         set_committed_value(attempt, key, value)
-    graded = [
-        {"answer_id": shown.answer_id, "fraction": fraction}
-        for (shown, _response), fraction in zip(gradable, fractions, strict=True)
-        if fraction is not None
-    ]
-    if graded:
-        db.session.execute(_write_answers("fraction"), graded)
+    if gradable:
+        # The last responses and the fractions in one statement: a response unchanged since
+        # the last save is written as it was, and keeps its time.
+        rows = [
+            {
+                "answer_id": shown.answer_id,
+                "response": response,
+                "fraction": fraction,
+                "saved_at": now if shown.answer_id in changed else None,
+            }
+            for (shown, response), fraction in zip(gradable, fractions, strict=True)
+        ]
+        db.session.execute(_grade_answers(), rows)
         _forget_loaded_answers(attempt)
     _settle_quiz(attempt, now, item)
     return True
+
+
+@functools.cache
+def _grade_answers():
+    return (
+        update(AttemptAnswer.__table__)
+        .where(_ANSWER.id == bindparam("answer_id"))
+        .values(
+            response=bindparam("response", type_=_ANSWER.response.type),
+            fraction=bindparam("fraction", type_=_ANSWER.fraction.type),
+            saved_at=func.coalesce(
+                bindparam("saved_at", type_=_ANSWER.saved_at.type), _ANSWER.saved_at
+            ),
+        )
+    )
 
 
 @functools.cache
@@ -746,11 +787,50 @@ def _graded_query():
 def _settle_quiz(attempt: Attempt, now: datetime, item: Item | None = None) -> None:
     """The quiz is done once its grade, by the quiz's grading method, reaches the pass mark."""
     item = item or _item_of(attempt)
-    percents = _graded_percents(attempt.user_id, item.course_id, attempt.cycle)
-    grade = rules.quiz_grade(item.grading, percents.get(item.id, []))
+    work = cycle_work(attempt.user_id, item.course_id, attempt.cycle)
+    grade = rules.quiz_grade(item.grading, work.percents.get(item.id, []))
     if grade is not None and grade >= item.pass_mark:
-        graded = (attempt.cycle, percents)
-        mark_done(attempt.user, item, now, version=attempt.course_version, graded=graded)
+        mark_done(attempt.user, item, now, version=attempt.course_version, work=work)
+
+
+def cycle_work(user_id: int, course_id: int, cycle: int) -> CycleWork:
+    """The learner's work in one cycle of a course, in one statement."""
+    params = {"user": user_id, "course": course_id, "cycle": cycle}
+    percents: dict[int, list[float]] = {}
+    done = set()
+    for is_done, item_id, percent in db.session.execute(_work_query(), params):
+        if is_done:
+            done.add(item_id)
+        else:
+            percents.setdefault(item_id, []).append(percent or 0.0)
+    return CycleWork(cycle, percents, done)
+
+
+@functools.cache
+def _work_query():
+    attempt, item, finished = Attempt.__table__.c, Item.__table__.c, ItemProgress.__table__.c
+    graded = (
+        select(
+            literal_column("0").label("is_done"), attempt.item_id, attempt.percent, attempt.number
+        )
+        .join_from(Attempt.__table__, Item.__table__, item.id == attempt.item_id)
+        .where(
+            attempt.user_id == bindparam("user"),
+            attempt.cycle == bindparam("cycle"),
+            attempt.state == AttemptState.FINISHED,
+            ~attempt.needs_grading,
+            item.course_id == bindparam("course"),
+        )
+    )
+    done = select(literal_column("1"), finished.item_id, null(), literal_column("0")).where(
+        finished.user_id == bindparam("user"),
+        finished.course_id == bindparam("course"),
+        finished.cycle == bindparam("cycle"),
+    )
+    both = union_all(graded, done).subquery()
+    return select(both.c.is_done, both.c.item_id, both.c.percent).order_by(
+        both.c.is_done, both.c.number
+    )
 
 
 def essays_to_grade():

@@ -134,6 +134,34 @@ def test_answers_are_saved_as_they_go(client):
     assert 'value="3"' in page
 
 
+def test_a_submit_keeps_the_last_answers_and_when_each_changed(client):
+    attempt = start(client)
+    saved = form_for(attempt, {"who": "客户经理", "principles": "3"})
+    client.post(f"/attempts/{attempt.id}/save", data=saved)
+    by_name = {a.snapshot["name"]: a for a in attempt.answers}
+    db.session.refresh(by_name["who"])
+    saved_at = by_name["who"].saved_at
+    assert saved_at is not None
+
+    # One answer changed and one added on the submit; "who" as saved.
+    submitted = form_for(attempt, {"who": "客户经理", "principles": "4", "weekly": "true"})
+    client.post(f"/attempts/{attempt.id}/submit", data=submitted)
+    db.session.refresh(attempt)
+    for answer in attempt.answers:
+        db.session.refresh(answer)
+    assert (by_name["who"].response, by_name["who"].saved_at) == ("客户经理", saved_at)
+    assert by_name["principles"].saved_at == by_name["weekly"].saved_at == attempt.finished_at
+    assert by_name["weekly"].response is True
+    assert [by_name[n].fraction for n in ("who", "principles", "weekly", "incentive")] == [
+        1.0,
+        1.0,
+        1.0,
+        0.0,
+    ]
+    assert (by_name["incentive"].response, by_name["incentive"].saved_at) == (None, None)
+    assert attempt.percent == 75.0
+
+
 def test_fail_then_pass_records_one_completion_with_version_and_certificate(client, learner):
     client.post(f"/items/{item_id('intro')}/done")
     answers = {"principles": "3", "incentive": "惩罚", "weekly": "false", "who": "客户经理"}
@@ -393,8 +421,8 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
         client.post(f"{location}/save", data=wrong)
     with count_queries(warm=True) as unchanged:
         client.post(f"{location}/save", data=wrong)
-    with count_queries(warm=True) as failed:
-        client.post(f"{location}/submit", data=wrong)
+    with count_queries(warm=True) as failed:  # with an answer changed since the last save
+        client.post(f"{location}/submit", data=first)
     attempt = start(client)
     right, location = form_for(attempt, RIGHT), f"/attempts/{attempt.id}"
     client.post(f"{location}/save", data=right)
@@ -412,11 +440,11 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
     # The user; the attempt, locked, with its answers' responses; the changed ones written.
     # The questions as shown are kept per process after the first save, which reads them.
     assert (first_save.count, save.count, unchanged.count) == (4, 3, 2)
-    # ... the attempt closed; the stamp; the fractions; the cycle's graded percents.
+    # ... the attempt closed; the stamp; the last responses with the fractions; the cycle's
+    # graded percents and items done.
     assert failed.count == 6
-    # ... and the item done: the cycle (the latest records), the items done, the item's row,
-    # whether the cycle has its record, and the record.
-    assert passed.count == 11
+    # ... and the item done: the cycle (the latest records), the item's row, and the record.
+    assert passed.count == 9
 
 
 def test_a_new_attempt_is_graded_on_its_own_questions_not_on_a_kept_copy(
