@@ -135,6 +135,16 @@ def test_the_matrix_filters_by_branch_and_status_and_pages(app, hr, staff, count
     assert many.count == few.count
 
 
+def test_the_matrix_shows_names_and_branches_as_text(app, hr, staff):
+    staff[0].name, staff[0].branch = "<b>Bold</b>", "东城&支行"
+    db.session.commit()
+    page = hr.get("/reports/matrix").get_data(as_text=True)
+    assert f'<a href="/reports/people/{staff[0].id}">&lt;b&gt;Bold&lt;/b&gt;</a>' in page
+    assert "<td>东城&amp;支行</td>" in page
+    assert "<b>Bold" not in page
+    assert hr.get(f"/reports/people/{staff[0].id}").status_code == 200
+
+
 def test_overdue_lists_people_past_a_due_date(app, hr, staff):
     overdue = Assignment(
         user_id=staff[1].id,
