@@ -61,6 +61,8 @@ def _default_config(app: Flask, config: dict[str, Any]) -> dict[str, Any]:
         "MAX_FORM_MEMORY_SIZE": 16 * 1024 * 1024,
         # Failed sign-ins are counted where every worker sees them: Redis when there is one.
         "SIGN_IN_LIMIT_STORAGE": os.environ.get("REDIS_URL") or "memory://",
+        # HR's standings are shared between workers there too (lms/cache.py); else memory only.
+        "CACHE_REDIS_URL": os.environ.get("REDIS_URL") or None,
     }
 
 

@@ -15,13 +15,33 @@ cache server is needed for correctness.
 A transaction that has itself moved a stamp computes what rests on it afresh until it ends: its
 changes are not committed, so nothing derived from them may be kept. Bulk `update()` and
 `delete()` statements do not pass through the hook: their callers move the stamps (`touch`).
+
+With Redis (`CACHE_REDIS_URL`, from REDIS_URL) a namespace may also share its copies between
+workers (`Shared`): each worker asks Redis for what its own memory lacks, so HR paging through
+thousands of people pays the computation once, not once per worker. The same rule keeps those
+copies current, the stamps in the key, but a shared copy outlives a worker and is seen by every
+database that uses the same Redis, where a worker's memory only ever saw one:
+
+- The site stamp's row starts at a random value, so two databases (or one dropped and created
+  anew, as the benchmark and the tests do) never count through the same stamps: their ids and
+  people's stamps start alike. Nothing is shared while there is no row (stamp 0, the same
+  everywhere). A database restored from a backup counts again through stamps it had already
+  used, with other data: flush the cache's Redis after a restore.
+- Keys carry a prefix naming the namespace and, where the way a copy is worked out may change
+  with a release, the code that works it out: a new release never reads an older one's copies.
+- Redis is only a faster way to a copy: when it fails the page computes as without it, and the
+  process leaves Redis alone for a while rather than wait on it at every request.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import current_app, g, has_request_context
@@ -41,6 +61,11 @@ _SITE_WIDE = (Assignment, GroupMember)
 _PRIVATE_USER_FIELDS = {"session_token", "password_hash", "locale", "stamp"}
 _STAMPED = "lms.stamped"
 SITE = "site"
+# Seconds a process waits on Redis at most, and then leaves it alone after a failure.
+REDIS_TIMEOUT = 0.25
+REDIS_REST = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class LRU:
@@ -103,26 +128,112 @@ def kept(namespace: str, key: Hashable) -> Any:
     return store.entries.get(key) if store else None
 
 
+@dataclass(frozen=True)
+class Shared:
+    """How a namespace's copies go through Redis: as text `encode` makes and `decode` reads,
+    under `prefix` and the key's parts, for `seconds` (a day's keys are useless the next)."""
+
+    prefix: str
+    encode: Callable[[Any], str]
+    decode: Callable[[bytes], Any]
+    seconds: int = 2 * 24 * 3600
+
+    def name(self, key: Hashable) -> str:
+        parts = key if isinstance(key, tuple) else (key,)
+        return self.prefix + ":".join(map(str, parts))
+
+
 def cached_each(
     namespace: str,
     keys: dict[int, Hashable],
     compute: Callable[[list[int]], dict[int, T]],
     size: int = 4096,
+    shared: Shared | None = None,
 ) -> dict[int, T]:
     """Per person id, the copy kept under its key; `compute(ids)` makes the missing ones in one
-    batch."""
+    batch. With `shared` and Redis, the worker's missing copies are looked for there first, in
+    one round trip, and those computed are put there in another."""
     written = _written()
     store = _store().setdefault(namespace, LRU(size))
     keep = {i: k for i, k in keys.items() if SITE not in written and i not in written}
     found = {i: store.used(k) for i, k in keep.items() if k in store.entries}
     missing = [i for i in keys if i not in found]
+    names = _shared_names(shared, {i: keep[i] for i in missing if i in keep})
+    if names:
+        fetched = _fetch(shared, names)
+        for i, value in fetched.items():
+            store.put(keep[i], value)
+        found.update(fetched)
+        missing = [i for i in missing if i not in found]
     if missing:
         made = compute(missing)
         for i in missing:
             if i in keep:
                 store.put(keep[i], made[i])
         found.update(made)
+        _share(shared, {names[i]: made[i] for i in missing if i in names})
     return {i: found[i] for i in keys}
+
+
+def _shared_names(shared: Shared | None, keys: dict[int, Hashable]) -> dict[int, str]:
+    """The Redis names of these keys, or none when nothing is to go through Redis."""
+    if shared is None or not keys or _redis() is None or not site_stamp():
+        return {}
+    return {i: shared.name(key) for i, key in keys.items()}
+
+
+def _fetch(shared: Shared, names: dict[int, str]) -> dict[int, Any]:
+    from redis.exceptions import RedisError
+
+    try:
+        values = _redis().mget(list(names.values()))
+    except RedisError as error:
+        _failed(error)
+        return {}
+    return {i: shared.decode(v) for i, v in zip(names, values, strict=True) if v is not None}
+
+
+def _share(shared: Shared | None, values: dict[str, Any]) -> None:
+    from redis.exceptions import RedisError
+
+    client = _redis() if values else None
+    if client is None:  # nothing to share, or Redis failed a moment ago
+        return
+    pipeline = client.pipeline(transaction=False)
+    for name, value in values.items():
+        pipeline.set(name, shared.encode(value), ex=shared.seconds)
+    try:
+        pipeline.execute()
+    except RedisError as error:
+        _failed(error)
+
+
+# One client per process and URL, made on first use: after gunicorn forks, as a rule, and
+# redis-py's pool opens connections anew in a process other than the one that made it.
+_clients: dict[str, Any] = {}
+_resting_until: dict[str, float] = {}
+
+
+def _redis() -> Any:
+    """The process's client of the cache's Redis, or None: none set, or resting after a
+    failure."""
+    url = current_app.config.get("CACHE_REDIS_URL")
+    if not url or time.monotonic() < _resting_until.get(url, 0.0):
+        return None
+    if url not in _clients:
+        # Imported here: it takes a tenth of a second, which a worker without Redis never pays.
+        import redis
+
+        _clients[url] = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+    return _clients[url]
+
+
+def _failed(error: Exception) -> None:
+    url = current_app.config["CACHE_REDIS_URL"]
+    _resting_until[url] = time.monotonic() + REDIS_REST
+    log.warning("Redis cache unavailable, computing without it for %d s: %s", REDIS_REST, error)
 
 
 def site_stamp() -> int:
@@ -180,7 +291,10 @@ def _move_stamps(session: Session, _context, _instances) -> None:
         stamps = SiteStamp.__table__
         moved = connection.execute(update(stamps).values(value=stamps.c.value + 1)).rowcount
         if not moved:
-            connection.execute(insert(stamps).values(id=1, value=1))
+            # Random: see the module's docstring. 30 bits leave a billion moves before
+            # PostgreSQL's 32-bit integer column (migrations/versions/0001) would overflow.
+            first = 1 + secrets.randbits(30)
+            connection.execute(insert(stamps).values(id=1, value=first))
         session.info.setdefault(_STAMPED, set()).add(SITE)
 
 
