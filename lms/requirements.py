@@ -418,26 +418,27 @@ STANDINGS_KEPT = 25_000  # people, in each worker
 
 
 def encode_standings(table: dict[int, Standing]) -> str:
-    """A person's standings as JSON: [course id, status, due, expires, next change] each."""
-    return json.dumps(
-        [[course_id, s.status.value, *map(_iso, s[1:])] for course_id, s in table.items()],
-        separators=(",", ":"),
-    )
+    """A person's standings as JSON: [course id, "status due expires next-change"] each, the
+    dates ISO or empty."""
+    return json.dumps([[c, _text(s)] for c, s in table.items()], separators=(",", ":"))
 
 
 def decode_standings(text: bytes | str) -> dict[int, Standing]:
-    return {
-        course_id: Standing(_STATUSES[status], *map(_day, days))
-        for course_id, status, *days in json.loads(text)
-    }
+    return {course_id: _standing(words) for course_id, words in json.loads(text)}
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
+# Thousands of people share a few hundred standings: each is written and read once, and the
+# people read share one copy.
+@functools.lru_cache(maxsize=4096)
+def _text(standing: Standing) -> str:
+    days = (day.isoformat() if day else "" for day in standing[1:])
+    return " ".join([standing.status.value, *days])
 
 
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+@functools.lru_cache(maxsize=4096)
+def _standing(text: str) -> Standing:
+    status, *days = text.split(" ")
+    return Standing(_STATUSES[status], *(date.fromisoformat(d) if d else None for d in days))
 
 
 _STATUSES = {status.value: status for status in Status}
