@@ -8,7 +8,9 @@ cold start of gunicorn to its first page (three times), then gunicorn with gunic
 settings on a free port of 127.0.0.1 and the driver (bench/driver.py) with 32 clients: each
 page alone, the bare ceiling page alone, and the realistic mix, `--repeats` times; after the
 last size also the CSV export of `--export-rows` completion rows on one worker, its memory
-read from /proc. Every figure is the median of the repeats. Nothing leaves 127.0.0.1.
+read from /proc. The workers have REDIS_URL as in production when a Redis answers at
+redis://127.0.0.1:6379/14 (`--redis-url`; '' for none), that database emptied before each data
+set's measured server. Every figure is the median of the repeats. Nothing leaves 127.0.0.1.
 See BENCHMARKS.md.
 """
 
@@ -45,6 +47,8 @@ HOST = "127.0.0.1"
 PASSWORD = "bench-password-1"
 SECRET = "bench-secret-key"
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/test"
+# The server runs as in production, with Redis when there is one: a database of its own there.
+REDIS_URL = "redis://127.0.0.1:6379/14"
 
 LEARNER_PAGES = ("dashboard", "course", "lesson")
 PAGES = ("dashboard", "course", "lesson", "quiz_start", "quiz_save", "quiz_submit", "hr_matrix")
@@ -172,6 +176,7 @@ class Server:
     """gunicorn -c gunicorn.conf.py 'bench.wsgi:app' on a free port of 127.0.0.1."""
 
     extra: tuple[str, ...] = ()  # --gunicorn-arg: e.g. --preload, to try a setting
+    redis_url: str | None = None  # --redis-url: REDIS_URL of the workers, or none
 
     def __init__(self, url: str, workdir: Path, workers: int | None = None):
         self.url, self.workdir, self.workers = url, workdir, workers
@@ -195,7 +200,8 @@ class Server:
         if self.workers:
             command[5:5] = ["--workers", str(self.workers)]
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+            **({"REDIS_URL": self.redis_url} if self.redis_url else {}),
             "DATABASE_URL": self.url,
             "SECRET_KEY": SECRET,
             "LMS_DEMO_PASSWORD": PASSWORD,
@@ -247,6 +253,24 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def redis_answering(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+def flush_redis(url: str | None) -> None:
+    """Empty the server's Redis database: each data set starts without what an earlier run or
+    data set left there, as its workers start without anything in memory."""
+    if url:
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
 
 
 def proc_status(pid: int, field: str) -> int:
@@ -350,6 +374,7 @@ def run_size(
     log("  cold start to the first page: " + ", ".join(f"{c:.2f} s" for c in result["cold_start"]))
 
     result["runs"] = []
+    flush_redis(Server.redis_url)
     with Server(url, workdir, opts.workers) as server:
         server.wait_ready("/bench/ceiling")
         result["workers"] = len(server.worker_pids())
@@ -877,6 +902,12 @@ def main() -> None:
     parser.add_argument("--pg-database", default="lms_bench")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--redis-url",
+        default=None,
+        help=f"the workers' REDIS_URL, emptied before each data set (default {REDIS_URL} if a "
+        "Redis answers there; '' for none)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="phases to profile with py-spy after the measured runs, e.g. hr_matrix,quiz_start",
@@ -891,7 +922,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--markdown", type=Path, help="write the tables here too")
     args = parser.parse_args()
-    for url in (args.pg_admin,):
+    if args.redis_url is None:
+        args.redis_url = REDIS_URL if redis_answering(REDIS_URL) else ""
+    for url in (args.pg_admin, *([args.redis_url] if args.redis_url else [])):
         if "127.0.0.1" not in url and "localhost" not in url:
             sys.exit("the benchmark only talks to 127.0.0.1")
     sizes = {
@@ -912,6 +945,8 @@ def main() -> None:
         args.profile_dir,
     )
     Server.extra = tuple(args.gunicorn_arg)
+    Server.redis_url = args.redis_url or None
+    log(f"Redis: {args.redis_url}" if args.redis_url else "Redis: none (memory only)")
     if opts.profile:
         opts.profile_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -923,6 +958,7 @@ def main() -> None:
         "databases": {},
     }
     results["machine"]["workers"] = args.workers or default_workers()
+    results["machine"]["redis"] = args.redis_url or None
     database = None
     try:
         for kind in kinds:
@@ -956,7 +992,8 @@ def main() -> None:
     minutes, seconds = divmod(int(results["seconds"]), 60)
     text += (
         f"\nWhole run: {minutes} min {seconds} s; {results['machine']['nproc']} cores, "
-        f"{results['machine']['workers']} gunicorn workers, {opts.clients} clients, "
+        f"{results['machine']['workers']} gunicorn workers "
+        f"({'Redis' if args.redis_url else 'no Redis'}), {opts.clients} clients, "
         f"{opts.duration:g} s a phase, median of {opts.repeats} runs; load average "
         f"{results['machine']['loadavg_start'][0]:.2f} at the start, "
         f"{results['machine']['loadavg_end'][0]:.2f} at the end.\n"
