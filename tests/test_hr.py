@@ -145,6 +145,26 @@ def test_the_matrix_shows_names_and_branches_as_text(app, hr, staff):
     assert hr.get(f"/reports/people/{staff[0].id}").status_code == 200
 
 
+def test_the_matrix_pages_follow_people_joining_and_leaving(app, hr, staff):
+    def names(page: int) -> list[str]:
+        html = hr.get(f"/reports/matrix?page={page}").get_data(as_text=True)
+        return re.findall(r'<a href="/reports/people/\d+">(\w+)</a>', html)
+
+    for n in range(55):
+        db.session.add(User(username=f"m{n:02d}", name=f"M{n:02d}", password_hash="x"))
+    db.session.commit()
+    first, second = names(1), names(2)
+    assert (len(first), len(second)) == (50, 9)  # with HR and the three staff
+    db.session.add(User(username="a0", name="A0", password_hash="x"))  # sorts first
+    db.session.commit()
+    assert names(1) == ["A0", *first[:49]]
+    assert names(2) == [first[49], *second]
+    leaver = db.session.scalar(select(User).where(User.username == "a0"))
+    leaver.is_active = False
+    db.session.commit()
+    assert (names(1), names(2)) == (first, second)
+
+
 def test_overdue_lists_people_past_a_due_date(app, hr, staff):
     overdue = Assignment(
         user_id=staff[1].id,
