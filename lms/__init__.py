@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,9 @@ from flask import Flask, g, has_request_context, render_template, request, sessi
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
+from . import cache
 from .extensions import babel, csrf, db, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +152,20 @@ def _register_errors(app: Flask) -> None:
     )
 
 
+def layout_part(name: str, *key: Hashable, caller: Callable[[], str]) -> Markup:
+    """A part of the base layout that shows only what `key` names (the signed-in person's roles,
+    say), in their language: rendered once per process, as plan_part keeps a learner's. Every
+    page has one, and its links and labels were a tenth of a learner page's cost.
+
+        {% call layout_part("top", current_user.role_names) %}...{% endcall %}
+
+    No form may be inside: a CSRF token belongs to one session.
+    """
+    key = tuple(frozenset(k) if isinstance(k, set) else k for k in key)
+    kept = (str(get_locale()), request.script_root, *key)
+    return cache.cached(f"layout:{name}", kept, lambda: Markup(caller()), size=64)
+
+
 def _register_template_helpers(app: Flask) -> None:
     from .models import JOB_ROLE_NAMES, Role
     from .progress import plan_part, review_answer
@@ -157,6 +174,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.add_template_filter(formatted_to_html, "formatted")
     app.add_template_global(review_answer)
     app.add_template_global(plan_part)
+    app.add_template_global(layout_part)
 
     @app.context_processor
     def inject():

@@ -4,7 +4,17 @@ from sqlalchemy import select
 
 from lms import cache, requirements
 from lms.extensions import db
-from lms.models import Completion, Course, Group, GroupMember, Item, JobRole, SiteStamp, User
+from lms.models import (
+    Completion,
+    Course,
+    Group,
+    GroupMember,
+    Item,
+    JobRole,
+    Role,
+    SiteStamp,
+    User,
+)
 
 
 def stamps(user: User) -> tuple[int, int]:
@@ -110,3 +120,29 @@ def test_a_course_page_shows_the_lesson_done_since_it_was_last_shown(app, load_c
     assert done not in client.get("/courses/starter-basics").get_data(as_text=True)
     assert client.post(f"/items/{intro.id}/done").status_code == 302
     assert done in client.get("/courses/starter-basics").get_data(as_text=True)
+
+
+def test_the_top_of_every_page_is_written_once_per_roles_team_and_language(app, make_user):
+    learner = make_user("learner")
+    trainer = make_user("trainer", roles={Role.TRAINER, Role.LEARNER})
+    boss = make_user("boss")
+    db.session.get(User, learner.id).manager_id = boss.id
+    db.session.commit()
+
+    def top(user: User, language: str = "zh") -> str:
+        client = app.test_client(user=user)
+        if language != "zh":
+            client.post("/language", data={"locale": language, "next": "/transcript"})
+        page = client.get("/transcript").get_data(as_text=True)
+        return page[page.index('<header class="top">') : page.index('<div class="session">')]
+
+    assert 'href="/transcript"' in top(learner)
+    assert top(make_user("learner2")) == top(learner)  # the same roles: the same part
+    assert "/author" in top(trainer)
+    assert "/author" not in top(learner)
+    assert "/team" in top(boss)
+    assert "/team" not in top(learner)
+    assert "Transcript" not in top(learner)
+    assert "Transcript" in top(learner, "en")
+    parts = app.extensions["lms.cache"]["layout:top"].entries
+    assert len(parts) == 4  # learners, trainers, managers; learners in English
