@@ -153,7 +153,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def layout_part(name: str, *key: Hashable, caller: Callable[[], str]) -> Markup:
-    """A part of the base layout that shows only what `key` names (the signed-in person's roles,
+    """A part of a layout that shows only what `key` names (the signed-in person's roles,
     say), in their language: rendered once per process, as plan_part keeps a learner's. Every
     page has one, and its links and labels were a tenth of a learner page's cost.
 
