@@ -13,7 +13,6 @@ from flask import (
     Response,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -84,9 +83,10 @@ TONES = {"complete": "ok", "overdue": "bad", "expired": "bad"}
 
 
 def _status_labels() -> dict[str, Markup]:
-    """The status names, translated once a request: the matrix shows hundreds of them."""
-    if "status_labels" not in g:
-        g.status_labels = {
+    """The status names, translated once per language: the matrix shows hundreds of them."""
+
+    def translate() -> dict[str, Markup]:
+        return {
             status: escape(label)
             for status, label in (
                 ("complete", _("Complete")),
@@ -98,7 +98,8 @@ def _status_labels() -> dict[str, Markup]:
                 ("expired", _("Expired")),
             )
         }
-    return g.status_labels
+
+    return cache.cached("status_labels", str(get_locale()), translate, size=4)
 
 
 @bp.app_template_global()

@@ -450,3 +450,5 @@ def test_the_matrix_form_and_heading_follow_the_filters_the_people_and_the_langu
     english = hr.get("/reports/matrix").get_data(as_text=True)
     assert "<th>Name</th>" in heading(english)
     assert "All branches" in english
+    assert ">Not started</span>" in english  # the badges, in the chosen language too
+    assert "未开始" not in english
