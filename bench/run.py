@@ -876,7 +876,7 @@ def main() -> None:
     parser.add_argument(
         "--learners",
         type=int,
-        default=400,
+        default=900,
         help="learner sessions signed in (their quizzes last three runs)",
     )
     parser.add_argument(
