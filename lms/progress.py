@@ -388,13 +388,13 @@ def record_completion(
     percents: dict[int, list[float]] | None = None,
 ):
     """Write the cycle's completion record, which it has not got yet, when every required item
-    is done (`done`: the items done in the cycle; `percents`: the cycle's _graded_percents, if
-    already read)."""
+    is done (`done`: the items done in the cycle; `percents`: the cycle's graded percents, as
+    cycle_work reads them, if already read)."""
     required = _required_items(course.id)
     if not required or not rules.is_complete(required, done):
         return None
     if percents is None:
-        percents = _graded_percents(user.id, course.id, cycle)
+        percents = cycle_work(user.id, course.id, cycle).percents
     grades = [rules.quiz_grade(required[i], p) for i, p in percents.items() if i in required]
     record = Completion(
         user_id=user.id,
@@ -754,33 +754,6 @@ def _close_statement(*columns: str):
         update(Attempt.__table__)
         .where(table.id == bindparam("attempt"), table.state == AttemptState.IN_PROGRESS)
         .values({c: bindparam(c, type_=table[c].type) for c in columns})
-    )
-
-
-def _graded_percents(user_id: int, course_id: int, cycle: int) -> dict[int, list[float]]:
-    """Each quiz's graded attempt percents in this cycle, in the order they were taken."""
-    params = {"user": user_id, "course": course_id, "cycle": cycle}
-    percents: dict[int, list[float]] = {}
-    for item_id, percent in db.session.execute(_graded_query(), params):
-        percents.setdefault(item_id, []).append(percent or 0.0)
-    return percents
-
-
-@functools.cache
-def _graded_query():
-    # Table columns: an ORM-enabled select costs more to run than the query itself.
-    attempt, item = Attempt.__table__.c, Item.__table__.c
-    return (
-        select(attempt.item_id, attempt.percent)
-        .join_from(Attempt.__table__, Item.__table__, item.id == attempt.item_id)
-        .where(
-            attempt.user_id == bindparam("user"),
-            attempt.cycle == bindparam("cycle"),
-            attempt.state == AttemptState.FINISHED,
-            ~attempt.needs_grading,
-            item.course_id == bindparam("course"),
-        )
-        .order_by(attempt.number)
     )
 
 

@@ -190,6 +190,15 @@ def test_fail_then_pass_records_one_completion_with_version_and_certificate(clie
     assert completion.certificate_code in transcript
 
 
+def test_a_lesson_done_after_the_quiz_completes_the_course_with_the_quiz_s_grade(client, learner):
+    take_quiz(client, {"who": "客户经理"})  # 25 %: failed
+    take_quiz(client, RIGHT)
+    assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
+    client.post(f"/items/{item_id('intro')}/done")
+    completion = db.session.scalars(select(Completion)).one()
+    assert completion.percent == 100.0  # the grade by the quiz's method: the highest
+
+
 def test_anyone_can_verify_a_certificate_which_shows_name_course_and_date_only(app, client):
     client.post(f"/items/{item_id('intro')}/done")
     take_quiz(client, RIGHT)
