@@ -128,6 +128,12 @@ def kept(namespace: str, key: Hashable) -> Any:
     return store.entries.get(key) if store else None
 
 
+def keep(namespace: str, key: Hashable, value: T, size: int = 4096) -> T:
+    """Keep `value` under `key`: for what never changes once written, which needs no stamps."""
+    _store().setdefault(namespace, LRU(size)).put(key, value)
+    return value
+
+
 @dataclass(frozen=True)
 class Shared:
     """How a namespace's copies go through Redis: as text `encode` makes and `decode` reads,

@@ -580,17 +580,25 @@ _ANSWER = AttemptAnswer.__table__.c
 
 def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
     """An attempt with its row locked, so that racing writes take turns, and its answers'
-    responses so far (per answer id): one statement, an autosave's only read but the user's."""
-    rows = db.session.execute(_locked_attempt_query(), {"attempt": attempt_id}).all()
+    responses so far (per answer id): one statement, an autosave's only read but the user's.
+    The questions as shown come with it when this process has not kept them (see _answered)."""
+    kept = cache.kept("shown", attempt_id)
+    query = _locked_attempt_query(with_questions=kept is None)
+    rows = db.session.execute(query, {"attempt": attempt_id}).all()
     if not rows:
         return None, {}
-    return rows[0][0], {answer: response for _, answer, response in rows if answer is not None}
+    attempt, answers = rows[0][0], [row[1:] for row in rows if row[1] is not None]
+    if kept is None and attempt.is_open:
+        shown = (Shown(answer, position, snapshot) for answer, _, position, snapshot in answers)
+        _keep_shown(attempt, tuple(sorted(shown, key=lambda s: s.position)))
+    return attempt, {answer: response for answer, response, *_ in answers}
 
 
 @functools.cache
-def _locked_attempt_query():
+def _locked_attempt_query(with_questions: bool):
+    questions = (_ANSWER.position, _ANSWER.snapshot) if with_questions else ()
     return (
-        select(Attempt, _ANSWER.id, _ANSWER.response)
+        select(Attempt, _ANSWER.id, _ANSWER.response, *questions)
         .outerjoin(AttemptAnswer.__table__, _ANSWER.attempt_id == Attempt.id)
         .where(Attempt.id == bindparam("attempt"))
         .with_for_update(of=Attempt)
@@ -602,20 +610,26 @@ def _answered(attempt: Attempt, responses: dict[int, Any] | None = None) -> list
     """An open attempt's questions with their responses so far (read here unless given).
 
     The questions are kept per process: an open attempt's snapshots never change (a regrade
-    touches finished attempts only), so an autosave reads only the responses. The key is the
-    attempt's identity, not its id alone, which a deleted attempt could hand on.
+    touches finished attempts only), so an autosave reads only the responses. They are kept
+    with the attempt's identity, not its id alone, which a deleted attempt could hand on.
     """
     assert attempt.is_open
-    key = (attempt.id, attempt.user_id, attempt.item_id, attempt.number, attempt.started_at)
     params = {"attempt": attempt.id}
-
-    def load() -> tuple[Shown, ...]:
-        return tuple(Shown(*row) for row in db.session.execute(_shown_query(), params))
-
-    shown = cache.cached("shown", key, load, size=1024)
+    kept = cache.kept("shown", attempt.id)
+    if kept is None or kept[0] != _identity(attempt):
+        rows = db.session.execute(_shown_query(), params)
+        kept = _keep_shown(attempt, tuple(Shown(*row) for row in rows))
     if responses is None:
         responses = dict(db.session.execute(_responses_query(), params).all())
-    return [(s, responses.get(s.answer_id)) for s in shown]
+    return [(s, responses.get(s.answer_id)) for s in kept[1]]
+
+
+def _identity(attempt: Attempt) -> tuple:
+    return (attempt.user_id, attempt.item_id, attempt.number, attempt.started_at)
+
+
+def _keep_shown(attempt: Attempt, shown: tuple[Shown, ...]) -> tuple[tuple, tuple[Shown, ...]]:
+    return cache.keep("shown", attempt.id, (_identity(attempt), shown), size=1024)
 
 
 @functools.cache

@@ -413,7 +413,7 @@ def test_with_average_grading_a_pass_after_a_fail_may_not_be_enough(
     assert db.session.scalar(select(func.count()).select_from(Completion)) == 0
 
 
-def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries):
+def test_quiz_start_save_and_submit_cost_a_few_statements(app, client, count_queries):
     client.post(f"/items/{item_id('intro')}/done")
     client.get("/dashboard")  # the plan, kept
     quiz = item_id("check")
@@ -435,6 +435,7 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
     attempt = start(client)
     right, location = form_for(attempt, RIGHT), f"/attempts/{attempt.id}"
     client.post(f"{location}/save", data=right)
+    app.extensions["lms.cache"].pop("shown")  # as in another worker than the save's
     with count_queries(warm=True) as passed:
         client.post(f"{location}/submit", data=right)
     # The submit moved the learner's stamp: no plan is kept for the next start.
@@ -446,9 +447,9 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(client, count_queries)
     assert started.count == 5
     # With no plan kept: the learner's latest records, and no more.
     assert started_afresh.count == 6
-    # The user; the attempt, locked, with its answers' responses; the changed ones written.
-    # The questions as shown are kept per process after the first save, which reads them.
-    assert (first_save.count, save.count, unchanged.count) == (4, 3, 2)
+    # The user; the attempt, locked, with its answers' responses (and their questions as
+    # shown, which the process keeps, the first time); the changed ones written.
+    assert (first_save.count, save.count, unchanged.count) == (3, 3, 2)
     # ... the attempt closed; the stamp; the last responses with the fractions; the cycle's
     # graded percents and items done.
     assert failed.count == 6
