@@ -312,21 +312,6 @@ def course_access(user: User, course: Course) -> Access | None:
     return Access(is_locked, cycles[course.id].cycle)
 
 
-def done_item_ids(user_id: int, course_id: int, cycle: int) -> set[int]:
-    params = {"user": user_id, "course": course_id, "cycle": cycle}
-    return set(db.session.scalars(_done_query(), params))
-
-
-@functools.cache
-def _done_query():
-    done = ItemProgress.__table__.c
-    return select(done.item_id).where(
-        done.user_id == bindparam("user"),
-        done.course_id == bindparam("course"),
-        done.cycle == bindparam("cycle"),
-    )
-
-
 class CycleWork(NamedTuple):
     """What a learner has done in one cycle of a course: each quiz's graded percents, in the
     order they were taken, and the items done."""
@@ -351,10 +336,9 @@ def mark_done(
     `work`: the cycle's work (cycle_work), if already read.
     """
     current = course_cycle(user, item.course)
-    cycle = current.cycle
     # The attempt's cycle is the one worked out now but for a completion in between.
-    if work is None or work.cycle != cycle:
-        work = CycleWork(cycle, None, done_item_ids(user.id, item.course_id, cycle))
+    if work is None or work.cycle != current.cycle:
+        work = cycle_work(user.id, item.course_id, current.cycle)
     if item.id in work.done:
         return
     db.session.add(
@@ -362,7 +346,7 @@ def mark_done(
             user_id=user.id,
             item_id=item.id,
             course_id=item.course_id,
-            cycle=cycle,
+            cycle=work.cycle,
             done_at=now,
             signed_off_by_id=signed_off_by.id if signed_off_by else None,
             note=note,
@@ -372,34 +356,23 @@ def mark_done(
         audit.record(signed_off_by, "sign_off", f"item:{item.id}", {"user": user.id}, now)
     db.session.flush()
     # The cycle is the latest record's only while that record counts (rules.current_cycle).
-    if current.completion is not None and current.completion.cycle == cycle:
+    if current.completion is not None and current.completion.cycle == work.cycle:
         return
     version = version or item.course.version
-    record_completion(user, item.course, now, version, cycle, work.done | {item.id}, work.percents)
+    record_completion(user, item.course, now, version, work._replace(done=work.done | {item.id}))
 
 
-def record_completion(
-    user: User,
-    course: Course,
-    now: datetime,
-    version: int,
-    cycle: int,
-    done: set[int],
-    percents: dict[int, list[float]] | None = None,
-):
+def record_completion(user: User, course: Course, now: datetime, version: int, work: CycleWork):
     """Write the cycle's completion record, which it has not got yet, when every required item
-    is done (`done`: the items done in the cycle; `percents`: the cycle's graded percents, as
-    cycle_work reads them, if already read)."""
+    is done (`work`: the cycle's, as cycle_work reads it, with the item just done)."""
     required = _required_items(course.id)
-    if not required or not rules.is_complete(required, done):
+    if not required or not rules.is_complete(required, work.done):
         return None
-    if percents is None:
-        percents = cycle_work(user.id, course.id, cycle).percents
-    grades = [rules.quiz_grade(required[i], p) for i, p in percents.items() if i in required]
+    grades = [rules.quiz_grade(required[i], p) for i, p in work.percents.items() if i in required]
     record = Completion(
         user_id=user.id,
         course_id=course.id,
-        cycle=cycle,
+        cycle=work.cycle,
         completed_at=now,
         percent=rules.course_percent(grades),
         course_version=version,
@@ -647,12 +620,15 @@ def _responses_query():
 
 
 @functools.cache
-def _write_answers(*columns: str):
+def _save_answers():
     return (
         update(AttemptAnswer.__table__)
         .where(_ANSWER.id == bindparam("answer_id"))
         # Typed: an untyped parameter would skip the JSON column's encoding.
-        .values({c: bindparam(c, type_=_ANSWER[c].type) for c in columns})
+        .values(
+            response=bindparam("response", type_=_ANSWER.response.type),
+            saved_at=bindparam("saved_at", type_=_ANSWER.saved_at.type),
+        )
     )
 
 
@@ -664,7 +640,7 @@ def save_responses(
     answered, changed = _read_form(attempt, form, responses)
     if changed:
         rows = [{"answer_id": i, "response": r, "saved_at": now} for i, r in changed.items()]
-        db.session.execute(_write_answers("response", "saved_at"), rows)
+        db.session.execute(_save_answers(), rows)
         _forget_loaded_answers(attempt)
     return answered
 
