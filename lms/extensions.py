@@ -131,11 +131,16 @@ def begin_transaction(connection) -> None:
 
 def _is_plain_read(context) -> bool:
     """A SELECT that neither locks rows nor needs a server-side cursor (those live in a
-    transaction); anything else, including SQL given as text, counts as a write."""
+    transaction); anything else, including SQL given as text, counts as a write.
+
+    SQLite has no row locks (FOR UPDATE is not even rendered): taking the database's write
+    lock at such a read would hold every other writer back through all this request does
+    before it writes. There the writes that need the row as it was read check it themselves
+    (progress.locked_attempt)."""
     statement = context.compiled.statement if context.compiled is not None else None
     return (
         isinstance(statement, Select)
-        and statement._for_update_arg is None
+        and (statement._for_update_arg is None or context.dialect.name == "sqlite")
         and not context._is_server_side
     )
 

@@ -209,7 +209,9 @@ def save_attempt(attempt_id: int):
     attempt, responses = _attempt_to_write(attempt_id)
     if _close_if_expired(attempt):
         return _after_save(attempt_id, False, _("Time is up: the attempt was submitted."), 409)
-    progress.save_responses(attempt, request.form, utcnow(), responses)
+    if not progress.save_responses(attempt, request.form, utcnow(), responses):
+        db.session.rollback()
+        return _after_save(attempt_id, False, _("The attempt was submitted meanwhile."), 409)
     # The reply is made before the commit, which would expire what it reads.
     reply = _after_save(attempt_id, True, _("Your answers are saved."), 200)
     db.session.commit()

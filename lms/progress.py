@@ -554,7 +554,11 @@ _ANSWER = AttemptAnswer.__table__.c
 def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
     """An attempt with its row locked, so that racing writes take turns, and its answers'
     responses so far (per answer id): one statement, an autosave's only read but the user's.
-    The questions as shown come with it when this process has not kept them (see _answered)."""
+    The questions as shown come with it when this process has not kept them (see _answered).
+
+    SQLite locks no rows (lms/extensions.py, _is_plain_read): there each write checks that the
+    attempt is still open as it writes, under the database's write lock; the close is a
+    compare-and-set and a save writes only into an open attempt (_save_answers)."""
     kept = cache.kept("shown", attempt_id)
     query = _locked_attempt_query(with_questions=kept is None)
     rows = db.session.execute(query, {"attempt": attempt_id}).all()
@@ -621,9 +625,14 @@ def _responses_query():
 
 @functools.cache
 def _save_answers():
+    still_open = (
+        select(Attempt.id)
+        .where(Attempt.id == _ANSWER.attempt_id, Attempt.state == AttemptState.IN_PROGRESS)
+        .exists()
+    )
     return (
         update(AttemptAnswer.__table__)
-        .where(_ANSWER.id == bindparam("answer_id"))
+        .where(_ANSWER.id == bindparam("answer_id"), still_open)
         # Typed: an untyped parameter would skip the JSON column's encoding.
         .values(
             response=bindparam("response", type_=_ANSWER.response.type),
@@ -632,17 +641,17 @@ def _save_answers():
     )
 
 
-def save_responses(
-    attempt: Attempt, form, now: datetime, responses: dict[int, Any]
-) -> list[tuple[Shown, Any]]:
+def save_responses(attempt: Attempt, form, now: datetime, responses: dict[int, Any]) -> bool:
     """Keep the responses in the form, writing only those that changed (`responses`: those
-    saved so far, as locked_attempt read them); returns the questions with their responses now."""
-    answered, changed = _read_form(attempt, form, responses)
-    if changed:
-        rows = [{"answer_id": i, "response": r, "saved_at": now} for i, r in changed.items()]
-        db.session.execute(_save_answers(), rows)
-        _forget_loaded_answers(attempt)
-    return answered
+    saved so far, as locked_attempt read them); False, and nothing written, when the attempt
+    was closed since it was read."""
+    _answered, changed = _read_form(attempt, form, responses)
+    if not changed:
+        return True
+    rows = [{"answer_id": i, "response": r, "saved_at": now} for i, r in changed.items()]
+    written = db.session.execute(_save_answers(), rows).rowcount
+    _forget_loaded_answers(attempt)
+    return written == len(rows)
 
 
 def _read_form(

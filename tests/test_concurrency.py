@@ -195,6 +195,37 @@ def test_eight_submits_at_once_of_one_attempt_grade_it_once(site):
         assert count(Completion) == 1
 
 
+def test_saves_racing_a_submit_change_no_answer_once_it_is_graded(site):
+    app, base_url = site
+    with app.app_context():
+        lesson_id, quiz_id = basics_item("lesson").id, basics_item("quiz").id
+    tabs = [signed_in_tab(base_url) for _ in range(N)]
+    assert tabs[0].post(f"/items/{lesson_id}/done").status == 302
+    started = tabs[0].post(f"/items/{quiz_id}/attempts")
+    attempt_id = int(started.path.rsplit("/", 1)[1])
+    with app.app_context():
+        right = right_fields(db.session.get(Attempt, attempt_id))
+    # One tab submits every answer right; the others save forms that leave some blank.
+    forms = [{k: v for n, (k, v) in enumerate(right.items()) if n % N != i} for i in range(N)]
+    calls = [partial(tabs[0].post, f"/attempts/{attempt_id}/submit", right)]
+    calls += [partial(tabs[i].post, f"/attempts/{attempt_id}/save", forms[i]) for i in range(1, N)]
+
+    responses = all_at_once(calls)
+
+    attempt_page, review = f"/attempts/{attempt_id}", f"/attempts/{attempt_id}/review"
+    assert {(r.status, r.path) for r in responses} <= {(302, attempt_page), (302, review)}
+    assert responses[0].path == review
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        assert attempt.state == AttemptState.FINISHED
+        # What is stored is what was graded: no save wrote over an answer after its grading.
+        regraded = [progress.grade_answer(answer) for answer in attempt.answers]
+        assert [answer.fraction for answer in attempt.answers] == regraded
+        assert attempt.percent == rules.quiz_result(regraded, attempt.item.pass_mark).percent
+        assert attempt.is_passed
+        assert attempt.percent == 100
+
+
 def test_sqlite_a_request_takes_the_write_lock_at_its_first_write_not_its_first_read(
     app, make_user
 ):
