@@ -247,6 +247,9 @@ def test_sqlite_a_request_takes_the_write_lock_at_its_first_write_not_its_first_
         db.session.close()
         db.session.scalar(select(User.name).where(User.id == user.id))
         assert lock_is_free()
+        # SQLite locks no rows: a locking read waits for no writer and holds none back.
+        db.session.scalar(select(User.name).where(User.id == user.id).with_for_update())
+        assert lock_is_free()
         assert not db.session.connection().connection.dbapi_connection.in_transaction
         db.session.get(User, user.id).name = "Renamed"
         db.session.flush()
