@@ -5,13 +5,15 @@ import shutil
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from lms import cache
+from lms import cache, progress
 from lms.extensions import db
 from lms.models import (
     Assignment,
     Attempt,
+    AttemptAnswer,
+    AttemptState,
     Completion,
     Course,
     Item,
@@ -210,6 +212,24 @@ def test_anyone_can_verify_a_certificate_which_shows_name_course_and_date_only(a
     assert "基础知识" in text
     assert "100" not in re.sub(r"<[^>]+>", "", text).replace(completion.certificate_code, "")
     assert app.test_client().get("/verify/NOPE-NOPE-NOPE").status_code == 404
+
+
+def test_a_save_into_an_attempt_closed_since_it_was_read_writes_nothing(app, client):
+    attempt_id = start(client).id
+    with app.test_request_context("/", method="POST"):
+        attempt, responses = progress.locked_attempt(attempt_id)
+        form = form_for(attempt, {"who": "客户经理"})
+        # Closed after the read, as a submit in another tab does between a save's read and
+        # its write (on SQLite nothing locks the row in between).
+        closed = update(Attempt).where(Attempt.id == attempt_id).values(state=AttemptState.FINISHED)
+        db.session.execute(closed.execution_options(synchronize_session=False))
+        assert not progress.save_responses(attempt, form, utcnow(), responses)
+        saved = db.session.scalars(
+            select(AttemptAnswer.response).where(AttemptAnswer.attempt_id == attempt_id)
+        ).all()
+        assert saved
+        assert set(saved) == {None}
+        db.session.rollback()
 
 
 def test_a_quiz_submitted_twice_is_graded_once(client):
