@@ -127,6 +127,21 @@ def right_fields(attempt: Attempt) -> dict[str, str]:
     return fields
 
 
+def quiz_in_progress(site) -> tuple[list[Tab], int, int, dict[str, str]]:
+    """N signed-in tabs of the learner, who has done the lesson and started the quiz: the tabs,
+    the quiz's and the attempt's ids, and the form fields that answer it all right."""
+    app, base_url = site
+    with app.app_context():
+        lesson_id, quiz_id = basics_item("lesson").id, basics_item("quiz").id
+    tabs = [signed_in_tab(base_url) for _ in range(N)]
+    assert tabs[0].post(f"/items/{lesson_id}/done").status == 302
+    started = tabs[0].post(f"/items/{quiz_id}/attempts")
+    attempt_id = int(started.path.rsplit("/", 1)[1])
+    with app.app_context():
+        right = right_fields(db.session.get(Attempt, attempt_id))
+    return tabs, quiz_id, attempt_id, right
+
+
 @pytest.fixture
 def site(tmp_path):
     """The fixture courses and a new customer manager on a real server; the quiz allows one
@@ -166,15 +181,8 @@ def test_eight_starts_at_once_of_a_one_attempt_quiz_open_exactly_one_attempt(sit
 
 
 def test_eight_submits_at_once_of_one_attempt_grade_it_once(site):
-    app, base_url = site
-    with app.app_context():
-        lesson_id, quiz_id = basics_item("lesson").id, basics_item("quiz").id
-    tabs = [signed_in_tab(base_url) for _ in range(N)]
-    assert tabs[0].post(f"/items/{lesson_id}/done").status == 302
-    started = tabs[0].post(f"/items/{quiz_id}/attempts")
-    attempt_id = int(started.path.rsplit("/", 1)[1])
-    with app.app_context():
-        right = right_fields(db.session.get(Attempt, attempt_id))
+    app = site[0]
+    tabs, quiz_id, attempt_id, right = quiz_in_progress(site)
     # Each tab sends a different passing form: all right, or one question left blank (75%).
     blanks = [None, *right]
     forms = [{k: v for k, v in right.items() if k != blanks[i % len(blanks)]} for i in range(N)]
@@ -196,15 +204,8 @@ def test_eight_submits_at_once_of_one_attempt_grade_it_once(site):
 
 
 def test_saves_racing_a_submit_change_no_answer_once_it_is_graded(site):
-    app, base_url = site
-    with app.app_context():
-        lesson_id, quiz_id = basics_item("lesson").id, basics_item("quiz").id
-    tabs = [signed_in_tab(base_url) for _ in range(N)]
-    assert tabs[0].post(f"/items/{lesson_id}/done").status == 302
-    started = tabs[0].post(f"/items/{quiz_id}/attempts")
-    attempt_id = int(started.path.rsplit("/", 1)[1])
-    with app.app_context():
-        right = right_fields(db.session.get(Attempt, attempt_id))
+    app = site[0]
+    tabs, _quiz_id, attempt_id, right = quiz_in_progress(site)
     # One tab submits every answer right; the others save forms that leave some blank.
     forms = [{k: v for n, (k, v) in enumerate(right.items()) if n % N != i} for i in range(N)]
     calls = [partial(tabs[0].post, f"/attempts/{attempt_id}/submit", right)]
