@@ -551,6 +551,12 @@ class Shown:
 _ANSWER = AttemptAnswer.__table__.c
 
 
+def _typed(column) -> Any:
+    """A parameter named and typed after the column it is written to: an untyped one would
+    skip the column's encoding (JSON's, for one)."""
+    return bindparam(column.key, type_=column.type)
+
+
 def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
     """An attempt with its row locked, so that racing writes take turns, and its answers'
     responses so far (per answer id): one statement, an autosave's only read but the user's.
@@ -633,11 +639,7 @@ def _save_answers():
     return (
         update(AttemptAnswer.__table__)
         .where(_ANSWER.id == bindparam("answer_id"), still_open)
-        # Typed: an untyped parameter would skip the JSON column's encoding.
-        .values(
-            response=bindparam("response", type_=_ANSWER.response.type),
-            saved_at=bindparam("saved_at", type_=_ANSWER.saved_at.type),
-        )
+        .values(response=_typed(_ANSWER.response), saved_at=_typed(_ANSWER.saved_at))
     )
 
 
@@ -645,7 +647,7 @@ def save_responses(attempt: Attempt, form, now: datetime, responses: dict[int, A
     """Keep the responses in the form, writing only those that changed (`responses`: those
     saved so far, as locked_attempt read them); False, and nothing written, when the attempt
     was closed since it was read."""
-    _answered, changed = _read_form(attempt, form, responses)
+    _shown, changed = _read_form(attempt, form, responses)
     if not changed:
         return True
     rows = [{"answer_id": i, "response": r, "saved_at": now} for i, r in changed.items()]
@@ -737,11 +739,9 @@ def _grade_answers():
         update(AttemptAnswer.__table__)
         .where(_ANSWER.id == bindparam("answer_id"))
         .values(
-            response=bindparam("response", type_=_ANSWER.response.type),
-            fraction=bindparam("fraction", type_=_ANSWER.fraction.type),
-            saved_at=func.coalesce(
-                bindparam("saved_at", type_=_ANSWER.saved_at.type), _ANSWER.saved_at
-            ),
+            response=_typed(_ANSWER.response),
+            fraction=_typed(_ANSWER.fraction),
+            saved_at=func.coalesce(_typed(_ANSWER.saved_at), _ANSWER.saved_at),
         )
     )
 
@@ -752,7 +752,7 @@ def _close_statement(*columns: str):
     return (
         update(Attempt.__table__)
         .where(table.id == bindparam("attempt"), table.state == AttemptState.IN_PROGRESS)
-        .values({c: bindparam(c, type_=table[c].type) for c in columns})
+        .values({c: _typed(table[c]) for c in columns})
     )
 
 
