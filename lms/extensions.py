@@ -77,6 +77,10 @@ def _configure_sqlite(dbapi_connection, _record):
 # - SQLite: the write lock is held from the first write, not through the reads before it, so
 #   writers take turns for no longer than they write.
 # Outside requests (commands, tests) a transaction begins with its first statement.
+# A write that is whole by itself (the execution option `alone`: one statement, or one
+# executemany, which psycopg sends as one pipeline and PostgreSQL runs as one implicit
+# transaction) runs so on PostgreSQL when no transaction is open: BEGIN and COMMIT are two of an
+# autosave's five round trips. SQLite still opens the request's, for the writers' turn.
 
 _READS_OUTSIDE = "lms.reads_outside_transaction"
 
@@ -106,7 +110,9 @@ def _prepare_postgresql(dbapi_connection, record, _proxy) -> None:
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_before_writing(conn, _cursor, _statement, _parameters, context, _executemany):
-    if conn.connection.info.get(_READS_OUTSIDE) and not _is_plain_read(context):
+    if conn.connection.info.get(_READS_OUTSIDE) and not (
+        _is_plain_read(context) or _runs_alone(context)
+    ):
         begin_transaction(conn)
 
 
@@ -136,13 +142,17 @@ def _is_plain_read(context) -> bool:
     SQLite has no row locks (FOR UPDATE is not even rendered): taking the database's write
     lock at such a read would hold every other writer back through all this request does
     before it writes. There the writes that need the row as it was read check it themselves
-    (progress.locked_attempt)."""
+    (progress.attempt_to_write)."""
     statement = context.compiled.statement if context.compiled is not None else None
     return (
         isinstance(statement, Select)
         and (statement._for_update_arg is None or context.dialect.name == "sqlite")
         and not context._is_server_side
     )
+
+
+def _runs_alone(context) -> bool:
+    return context.execution_options.get("alone", False) and context.dialect.name != "sqlite"
 
 
 # SQLite's writers take turns ------------------------------------------------------------------

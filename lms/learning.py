@@ -62,10 +62,10 @@ def _load_attempt(attempt_id: int) -> Attempt:
     return _own(db.session.get(Attempt, attempt_id))
 
 
-def _attempt_to_write(attempt_id: int) -> tuple[Attempt, dict[int, Any]]:
-    """The learner's own attempt, its row locked so racing writes take turns, and the responses
-    saved so far."""
-    attempt, responses = progress.locked_attempt(attempt_id)
+def _attempt_to_write(attempt_id: int, lock: bool) -> tuple[Attempt, dict[int, Any]]:
+    """The learner's own attempt, its row locked if `lock` (progress.attempt_to_write), and
+    the responses saved so far."""
+    attempt, responses = progress.attempt_to_write(attempt_id, lock)
     return _own(attempt), responses
 
 
@@ -206,7 +206,7 @@ def attempt(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/save", methods=["POST"])
 def save_attempt(attempt_id: int):
     """Save the answers so far (the page calls this on every change)."""
-    attempt, responses = _attempt_to_write(attempt_id)
+    attempt, responses = _attempt_to_write(attempt_id, lock=False)
     if _close_if_expired(attempt):
         return _after_save(attempt_id, False, _("Time is up: the attempt was submitted."), 409)
     if not progress.save_responses(attempt, request.form, utcnow(), responses):
@@ -229,7 +229,7 @@ def _after_save(attempt_id: int, is_open: bool, message: str, status: int):
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 def submit_attempt(attempt_id: int):
     """Save the last answers and grade the attempt, once."""
-    attempt, responses = _attempt_to_write(attempt_id)
+    attempt, responses = _attempt_to_write(attempt_id, lock=True)
     if not _close_if_expired(attempt):
         progress.finish_attempt(attempt, utcnow(), request.form, responses)
         db.session.commit()

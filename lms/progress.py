@@ -557,16 +557,17 @@ def _typed(column) -> Any:
     return bindparam(column.key, type_=column.type)
 
 
-def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
-    """An attempt with its row locked, so that racing writes take turns, and its answers'
-    responses so far (per answer id): one statement, an autosave's only read but the user's.
-    The questions as shown come with it when this process has not kept them (see _answered).
+def attempt_to_write(attempt_id: int, lock: bool) -> tuple[Attempt | None, dict[int, Any]]:
+    """An attempt and its answers' responses so far (per answer id): one statement, an
+    autosave's only read but the user's. The questions as shown come with it when this process
+    has not kept them (see _answered).
 
-    SQLite locks no rows (lms/extensions.py, _is_plain_read): there each write checks that the
-    attempt is still open as it writes, under the database's write lock; the close is a
-    compare-and-set and a save writes only into an open attempt (_save_answers)."""
+    `lock`: lock the attempt's row, so that two submits take turns. A save needs no lock: it
+    writes only into an open attempt, a check that waits for a submit holding the row
+    (_save_answers). SQLite locks no rows (lms/extensions.py, _is_plain_read): there the close
+    is a compare-and-set, and a save's check runs under the database's write lock."""
     kept = cache.kept("shown", attempt_id)
-    query = _locked_attempt_query(with_questions=kept is None)
+    query = _attempt_query(with_questions=kept is None, lock=lock)
     rows = db.session.execute(query, {"attempt": attempt_id}).all()
     if not rows:
         return None, {}
@@ -578,15 +579,15 @@ def locked_attempt(attempt_id: int) -> tuple[Attempt | None, dict[int, Any]]:
 
 
 @functools.cache
-def _locked_attempt_query(with_questions: bool):
+def _attempt_query(with_questions: bool, lock: bool):
     questions = (_ANSWER.position, _ANSWER.snapshot) if with_questions else ()
-    return (
+    query = (
         select(Attempt, _ANSWER.id, _ANSWER.response, *questions)
         .outerjoin(AttemptAnswer.__table__, _ANSWER.attempt_id == Attempt.id)
         .where(Attempt.id == bindparam("attempt"))
-        .with_for_update(of=Attempt)
         .execution_options(populate_existing=True)
     )
+    return query.with_for_update(of=Attempt) if lock else query
 
 
 def _answered(attempt: Attempt, responses: dict[int, Any] | None = None) -> list[tuple[Shown, Any]]:
@@ -631,21 +632,27 @@ def _responses_query():
 
 @functools.cache
 def _save_answers():
+    # FOR SHARE: the check waits for a submit that holds the attempt's row, then sees the
+    # attempt as the submit left it; without it PostgreSQL would see the attempt as it was when
+    # the statement began. Whole by itself (`alone`: on PostgreSQL it needs no transaction of
+    # the request's, two round trips fewer).
     still_open = (
         select(Attempt.id)
         .where(Attempt.id == _ANSWER.attempt_id, Attempt.state == AttemptState.IN_PROGRESS)
+        .with_for_update(read=True)
         .exists()
     )
     return (
         update(AttemptAnswer.__table__)
         .where(_ANSWER.id == bindparam("answer_id"), still_open)
         .values(response=_typed(_ANSWER.response), saved_at=_typed(_ANSWER.saved_at))
+        .execution_options(alone=True)
     )
 
 
 def save_responses(attempt: Attempt, form, now: datetime, responses: dict[int, Any]) -> bool:
     """Keep the responses in the form, writing only those that changed (`responses`: those
-    saved so far, as locked_attempt read them); False, and nothing written, when the attempt
+    saved so far, as attempt_to_write read them); False, and nothing written, when the attempt
     was closed since it was read."""
     _shown, changed = _read_form(attempt, form, responses)
     if not changed:
@@ -689,7 +696,7 @@ def finish_attempt(
     attempt: Attempt, now: datetime, form=None, responses: dict[int, Any] | None = None
 ) -> bool:
     """Grade and close the attempt once, with the last answers in `form` if one is given
-    (`responses`: those saved so far, as locked_attempt read them); False when it was already
+    (`responses`: those saved so far, as attempt_to_write read them); False when it was already
     closed by another request."""
     if form is None:
         answered, changed = _answered(attempt), {}

@@ -5,7 +5,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from lms import cache, progress
 from lms.extensions import db
@@ -217,7 +217,7 @@ def test_anyone_can_verify_a_certificate_which_shows_name_course_and_date_only(a
 def test_a_save_into_an_attempt_closed_since_it_was_read_writes_nothing(app, client):
     attempt_id = start(client).id
     with app.test_request_context("/", method="POST"):
-        attempt, responses = progress.locked_attempt(attempt_id)
+        attempt, responses = progress.attempt_to_write(attempt_id, lock=False)
         form = form_for(attempt, {"who": "客户经理"})
         # Closed after the read, as a submit in another tab does between a save's read and
         # its write (on SQLite nothing locks the row in between).
@@ -230,6 +230,30 @@ def test_a_save_into_an_attempt_closed_since_it_was_read_writes_nothing(app, cli
         assert saved
         assert set(saved) == {None}
         db.session.rollback()
+
+
+def test_an_autosave_on_postgresql_opens_no_transaction(client):
+    if db.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite's writes open a transaction, for the writers' turn")
+    attempt = start(client)
+    form = form_for(attempt, {"who": "客户经理"})
+    db.session.remove()  # the request checks out its own connection, as a server's do
+    statuses = []
+
+    def after(conn, *_args):
+        statuses.append(conn.connection.dbapi_connection.info.transaction_status.name)
+
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        reply = client.post(f"/attempts/{attempt.id}/save", data=form)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", after)
+    assert reply.status_code == 302
+    # The user, the attempt with its responses, the changed one written: each whole by
+    # itself, without the two round trips of a BEGIN and a COMMIT.
+    assert statuses == ["IDLE"] * 3
+    saved = select(AttemptAnswer.response).where(AttemptAnswer.attempt_id == attempt.id)
+    assert "客户经理" in db.session.scalars(saved).all()
 
 
 def test_a_quiz_submitted_twice_is_graded_once(client):
@@ -467,8 +491,8 @@ def test_quiz_start_save_and_submit_cost_a_few_statements(app, client, count_que
     assert started.count == 5
     # With no plan kept: the learner's latest records, and no more.
     assert started_afresh.count == 6
-    # The user; the attempt, locked, with its answers' responses (and their questions as
-    # shown, which the process keeps, the first time); the changed ones written.
+    # The user; the attempt with its answers' responses (and their questions as shown, which
+    # the process keeps, the first time); the changed ones written.
     assert (first_save.count, save.count, unchanged.count) == (3, 3, 2)
     # ... the attempt closed; the stamp; the last responses with the fractions; the cycle's
     # graded percents and items done.
