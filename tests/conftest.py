@@ -118,6 +118,25 @@ def count_queries(app):
 
 
 @pytest.fixture
+def transaction_states(app):
+    """After each statement: its first word, and whether PostgreSQL holds a transaction open."""
+    if db.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("reading outside a transaction is PostgreSQL's (psycopg sends BEGIN apart)")
+    from psycopg.pq import TransactionStatus
+
+    states: list[tuple[str, bool]] = []
+
+    def after(conn, _cursor, statement, *_args):
+        status = conn.connection.dbapi_connection.info.transaction_status
+        states.append((statement.split()[0], status == TransactionStatus.INTRANS))
+
+    db.session.close()  # the next statement checks a connection out inside the request
+    event.listen(db.engine, "after_cursor_execute", after)
+    yield states
+    event.remove(db.engine, "after_cursor_execute", after)
+
+
+@pytest.fixture
 def browser():
     """Debian's Chromium driven by Playwright (`playwright install` cannot download here)."""
     from playwright.sync_api import sync_playwright
