@@ -66,7 +66,6 @@ EXPORT_RATE = 100_000
 EXPORT_MEMORY_MB = 150
 CATALOG_SECONDS = 2.0
 COLD_START_SECONDS = 3.0
-PHASES = ("ceiling", *PAGES)
 # gunicorn.conf.py's timeout is 60 s: a request running longer loses its worker. The export
 # measurement reads for at most this long and reports the rate of what came.
 EXPORT_SECONDS = 25
@@ -336,6 +335,20 @@ def default_workers() -> int:
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]
 
 
+def ceiling_key(page: str) -> str:
+    """Where a run keeps the ceiling phase measured just before `page`."""
+    return "ceiling" if page == PAGES[0] else f"ceiling:{page}"
+
+
+def rate(phases: dict, key: str, kind: str) -> float:
+    return phases[key]["kinds"].get(kind, {}).get("throughput", 0.0)
+
+
+def share(phases: dict, page: str) -> float:
+    """A page's throughput over that of the ceiling phase just before it."""
+    return rate(phases, page, page) / (rate(phases, ceiling_key(page), "ceiling") or 1.0)
+
+
 def run_size(
     database: Database,
     size: str,
@@ -388,7 +401,13 @@ def run_size(
         for repeat in range(opts.repeats):
             phases: dict = {}
             result["runs"].append(phases)
-            for name in (*PHASES, "mix"):
+            # Each page is measured right after a ceiling phase of its own, and its ratios
+            # are to that one: the host's speed drifts more between phases a minute apart than
+            # some pages differ (the ceiling moved from 1,600 to 2,500 req/s between runs).
+            steps = [("mix", "mix")]
+            for page in reversed(PAGES):
+                steps[:0] = [(ceiling_key(page), "ceiling"), (page, page)]
+            for key, name in steps:
                 duration = opts.duration * (2 if name == "mix" else 1)
                 pids = [server.process.pid, *server.worker_pids()]
                 server_cpu, own_cpu = cpu_seconds(pids), time.process_time()
@@ -412,7 +431,7 @@ def run_size(
                     - summary["driver_cpu"]
                     - summary["database_cpu"]
                 )
-                phases[name] = summary
+                phases[key] = summary
                 if summary["stopped_early"]:
                     # Its throughput counts over the time it had work; a run with none is left
                     # out of the medians. Raise --learners if this shows.
@@ -426,11 +445,12 @@ def run_size(
                             for k, v in failed.items()
                         )
                     )
+            ceilings = [rate(phases, ceiling_key(page), "ceiling") for page in PAGES]
             log(
-                f"  run {repeat + 1}: "
+                f"  run {repeat + 1}: ceiling {min(ceilings):.0f}–{max(ceilings):.0f}/s; "
                 + ", ".join(
-                    f"{n} {phases[n]['kinds'].get(n, {}).get('throughput', 0):.1f}/s"
-                    for n in PHASES
+                    f"{page} {rate(phases, page, page):.1f}/s ({100 * share(phases, page):.1f}%)"
+                    for page in PAGES
                 )
             )
         for name in opts.profile:
@@ -578,7 +598,7 @@ def figures(result: dict) -> dict:
             )
         }
         for run in result["runs"]:
-            ceiling = run["ceiling"]["kinds"]["ceiling"]
+            ceiling = run.get(ceiling_key(page), run["ceiling"])["kinds"]["ceiling"]
             alone = run.get(page, {}).get("kinds", {}).get(page)
             if alone and alone["count"]:
                 acc["throughput"].append(alone["throughput"])
@@ -605,7 +625,8 @@ def figures(result: dict) -> dict:
         "export_seconds": sum(m.get("export_seconds", 0) for m in mix),
         "driver_cpu_share": median([m["driver_cpu"] / m["elapsed"] for m in mix]),
     }
-    phases = [p for run in result["runs"] for p in run.values()]
+    # As in the versions of this file before the paired ceilings: one ceiling phase a run.
+    phases = [p for run in result["runs"] for k, p in run.items() if not k.startswith("ceiling:")]
     seconds = sum(p["elapsed"] for p in phases)
     out["machine"] = {
         key: sum(p.get(key, 0.0) for p in phases) / seconds if seconds else None
