@@ -666,9 +666,9 @@ def report(results: dict) -> str:
         }
         lines.append(f"### {entry['version']}\n")
         lines.append(
-            "Each page alone, 32 clients: throughput and its share of the ceiling page's "
-            "throughput alone; the workers' CPU time per request, and how many of the cores "
-            "they kept busy.\n"
+            "Each page alone, 32 clients: throughput and its share of the throughput of the "
+            "ceiling phase just before it (the ceiling row: the one before the dashboard); the "
+            "workers' CPU time per request, and how many of the cores they kept busy.\n"
         )
         lines.append(
             "| page | "
@@ -704,9 +704,9 @@ def report(results: dict) -> str:
             )
         lines.append("")
         lines.append(
-            "p95 latency of each page alone (32 clients) as a multiple of the ceiling page's p95 "
-            "alone; and, for reference, p95 in the realistic mix, where the ceiling page waits "
-            "in the same queue as the others.\n"
+            "p95 latency of each page alone (32 clients) as a multiple of the p95 of the ceiling "
+            "phase just before it; and, for reference, p95 in the realistic mix, where the "
+            "ceiling page waits in the same queue as the others.\n"
         )
         lines.append(
             "| page | "
