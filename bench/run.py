@@ -6,9 +6,9 @@ For each database and size: a fresh database (SQLite: a file in a temp dir, WAL;
 a database it creates on 127.0.0.1:5432 and drops after), the data set (bench/generate.py), the
 cold start of gunicorn to its first page (three times), then gunicorn with gunicorn.conf.py's
 settings on a free port of 127.0.0.1 and the driver (bench/driver.py) with 32 clients: each
-page alone, the bare ceiling page alone, and the realistic mix, `--repeats` times; after the
-last size also the CSV export of `--export-rows` completion rows on one worker, its memory
-read from /proc. The workers have REDIS_URL as in production when a Redis answers at
+page alone, right after the bare ceiling page alone, and the realistic mix, `--repeats` times;
+after the last size also the CSV export of `--export-rows` completion rows on one worker, its
+memory read from /proc. The workers have REDIS_URL as in production when a Redis answers at
 redis://127.0.0.1:6379/14 (`--redis-url`; '' for none), that database emptied before each data
 set's measured server. Every figure is the median of the repeats. Nothing leaves 127.0.0.1.
 See BENCHMARKS.md.
@@ -578,8 +578,9 @@ def run_export(url: str, workdir: Path, opts: Options) -> dict:
 
 
 def figures(result: dict) -> dict:
-    """Per page, the median over the runs of: throughput alone, its share of the ceiling's,
-    server CPU per request, p95 in the mix over the ceiling's p95 in the mix, p50 alone."""
+    """Per page, the median over the runs of: throughput alone and its share of the ceiling
+    phase's just before it, p95 alone over that phase's, server CPU per request, p95 in the mix
+    over the ceiling's p95 in the mix, p50 alone."""
     out: dict = {}
     for page in ("ceiling", *PAGES, "csv_export"):
         acc: dict[str, list] = {
