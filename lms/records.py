@@ -4,13 +4,15 @@ the explanation of a person's standing, and the evidence pack for an audit. The 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from . import audit, requirements
@@ -303,3 +305,65 @@ def revoked_ids(user_id: int) -> set[int]:
         RecordRequest.status == "approved",
     )
     return set(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    """Completion records, newest first, with the ids to page from: `newer` is the first one
+    shown (the page before starts after it), `older` the last (the page after starts there);
+    None at either end."""
+
+    items: list[Completion]
+    newer: int | None
+    older: int | None
+
+
+def records_page(size: int, older: int | None = None, newer: int | None = None) -> RecordsPage:
+    """The page of `size` records just older, or just newer, than the record with that id, or
+    the newest ones.
+
+    A page is sought through the (completed_at, id) index from its neighbour's key, so the
+    last of 500,000 records costs what the first does; paging by number walked every record
+    before the page (OFFSET), and counting them walked all of them. An id that names no record
+    gives the newest page."""
+    if newer is not None:
+        ids = db.session.scalars(_seek(towards_newer=True), {"anchor": newer, "size": size + 1})
+        ids = ids.all()
+        if len(ids) > size:
+            return _records(ids[:size][::-1], newer=ids[size - 1], older=ids[0])
+    elif older is not None:
+        ids = db.session.scalars(_seek(towards_newer=False), {"anchor": older, "size": size + 1})
+        ids = ids.all()
+        if ids:
+            return _records(ids[:size], newer=ids[0], older=ids[size - 1] if ids[size:] else None)
+    ids = db.session.scalars(_newest(), {"size": size + 1}).all()
+    return _records(ids[:size], newer=None, older=ids[size - 1] if ids[size:] else None)
+
+
+def _records(ids: list[int], newer: int | None, older: int | None) -> RecordsPage:
+    rows = db.session.scalars(
+        select(Completion)
+        .where(Completion.id.in_(ids))
+        .options(selectinload(Completion.user), selectinload(Completion.course))
+        .order_by(*_NEWEST_FIRST)
+    ).all()
+    return RecordsPage(list(rows), newer, older)
+
+
+_NEWEST_FIRST = (Completion.completed_at.desc(), Completion.id.desc())
+
+
+@functools.cache
+def _newest():
+    return select(Completion.id).order_by(*_NEWEST_FIRST).limit(bindparam("size"))
+
+
+@functools.cache
+def _seek(towards_newer: bool):
+    anchor = bindparam("anchor")
+    at = select(Completion.completed_at).where(Completion.id == anchor).scalar_subquery()
+    key, mark = tuple_(Completion.completed_at, Completion.id), tuple_(at, anchor)
+    query = select(Completion.id).limit(bindparam("size"))
+    if towards_newer:
+        return query.where(key > mark).order_by(Completion.completed_at, Completion.id)
+    return query.where(key < mark).order_by(*_NEWEST_FIRST)

@@ -149,13 +149,11 @@ def require_hr():
 
 @bp.route("/")
 def index():
-    """The completion records, newest first."""
-    page = db.paginate(
-        select(Completion)
-        .options(selectinload(Completion.user), selectinload(Completion.course))
-        .order_by(Completion.completed_at.desc(), Completion.id.desc()),
-        page=request.args.get("page", 1, type=int),
-        per_page=PAGE_SIZE,
+    """The completion records, newest first, a page at a time from the one before or after."""
+    page = records.records_page(
+        PAGE_SIZE,
+        older=request.args.get("older", type=int),
+        newer=request.args.get("newer", type=int),
     )
     return render_template("reports/index.html", page=page)
 

@@ -240,3 +240,63 @@ def test_a_roster_pages_by_fifty_in_the_same_queries(hr, roster, count_queries):
     assert first.count('<td><a href="/reports/people/') == 50
     second = hr.get("/reports/courses/starter-basics?page=2").get_data(as_text=True)
     assert second.count('<td><a href="/reports/people/') == 65 - 50
+
+
+@pytest.fixture
+def records(app, load_courses, make_user) -> list[str]:
+    """120 completion records, two at each time, and their certificate codes newest first."""
+    load_courses()
+    user = make_user("keeper", JobRole.NEW_CUSTOMER_MANAGER)
+    start = utcnow() - timedelta(days=400)
+    course = course_id("starter-basics")
+    db.session.add_all(
+        Completion(
+            user_id=user.id, course_id=course, cycle=n, completed_at=start + timedelta(hours=n // 2)
+        )
+        for n in range(1, 121)
+    )
+    db.session.commit()
+    newest_first = (Completion.completed_at.desc(), Completion.id.desc())
+    return db.session.scalars(select(Completion.certificate_code).order_by(*newest_first)).all()
+
+
+def shown(page: str) -> tuple[list[str], dict[str, str]]:
+    """The certificate codes on a page of records, and its links to the newer and older pages."""
+    codes = re.findall(r"<td>([A-Z0-9-]{8,})</td>\s*</tr>", page)
+    links = dict(re.findall(r'href="/reports/\?(newer|older)=(\d+)"', page))
+    return codes, links
+
+
+def test_the_records_page_from_the_newest_to_the_oldest_and_back(hr, records):
+    first, links = shown(hr.get("/reports/").get_data(as_text=True))
+    assert first == records[:50]
+    assert set(links) == {"older"}
+    second, links = shown(hr.get(f"/reports/?older={links['older']}").get_data(as_text=True))
+    assert second == records[50:100]
+    assert set(links) == {"newer", "older"}
+    last, links = shown(hr.get(f"/reports/?older={links['older']}").get_data(as_text=True))
+    assert last == records[100:]
+    assert set(links) == {"newer"}
+    back, links = shown(hr.get(f"/reports/?newer={links['newer']}").get_data(as_text=True))
+    assert back == second
+    # Fewer than a page newer than this one: the newest page.
+    again, links = shown(hr.get(f"/reports/?newer={links['newer']}").get_data(as_text=True))
+    assert again == first
+    assert set(links) == {"older"}
+
+
+def test_a_page_of_records_costs_the_same_queries_at_any_depth(hr, records, count_queries):
+    _codes, links = shown(hr.get("/reports/").get_data(as_text=True))
+    with count_queries() as newest:
+        hr.get("/reports/")
+    with count_queries() as deeper:
+        page = hr.get(f"/reports/?older={links['older']}").get_data(as_text=True)
+    assert shown(page)[0] == records[50:100]
+    assert deeper.count == newest.count <= 12
+
+
+@pytest.mark.parametrize("query", ["older=999999", "newer=999999", "older=abc"])
+def test_a_page_from_a_record_that_is_not_there_is_the_newest(hr, records, query):
+    reply = hr.get(f"/reports/?{query}")
+    assert reply.status_code == 200
+    assert shown(reply.get_data(as_text=True))[0] == records[:50]
