@@ -404,10 +404,10 @@ def run_size(
             # Each page is measured right after a ceiling phase of its own, and its ratios
             # are to that one: the host's speed drifts more between phases a minute apart than
             # some pages differ (the ceiling moved from 1,600 to 2,500 req/s between runs).
-            steps = [("mix", "mix")]
-            for page in reversed(PAGES):
-                steps[:0] = [(ceiling_key(page), "ceiling"), (page, page)]
-            for key, name in steps:
+            steps = [
+                step for page in PAGES for step in ((ceiling_key(page), "ceiling"), (page, page))
+            ]
+            for key, name in [*steps, ("mix", "mix")]:
                 duration = opts.duration * (2 if name == "mix" else 1)
                 pids = [server.process.pid, *server.worker_pids()]
                 server_cpu, own_cpu = cpu_seconds(pids), time.process_time()

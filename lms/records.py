@@ -327,17 +327,23 @@ def records_page(size: int, older: int | None = None, newer: int | None = None) 
     before the page (OFFSET), and counting them walked all of them. An id that names no record
     gives the newest page."""
     if newer is not None:
-        ids = db.session.scalars(_seek(towards_newer=True), {"anchor": newer, "size": size + 1})
-        ids = ids.all()
+        ids = _ids(_seek(towards_newer=True), size + 1, anchor=newer)
         if len(ids) > size:
             return _records(ids[:size][::-1], newer=ids[size - 1], older=ids[0])
     elif older is not None:
-        ids = db.session.scalars(_seek(towards_newer=False), {"anchor": older, "size": size + 1})
-        ids = ids.all()
+        ids = _ids(_seek(towards_newer=False), size + 1, anchor=older)
         if ids:
-            return _records(ids[:size], newer=ids[0], older=ids[size - 1] if ids[size:] else None)
-    ids = db.session.scalars(_newest(), {"size": size + 1}).all()
-    return _records(ids[:size], newer=None, older=ids[size - 1] if ids[size:] else None)
+            return _newest_first(ids, size, newer=ids[0])
+    return _newest_first(_ids(_newest(), size + 1), size, newer=None)
+
+
+def _ids(query, limit: int, **anchor: int) -> list[int]:
+    return db.session.scalars(query, {"limit": limit, **anchor}).all()
+
+
+def _newest_first(ids: list[int], size: int, newer: int | None) -> RecordsPage:
+    """The page of the first `size` of these ids (newest first, one more when there are older)."""
+    return _records(ids[:size], newer=newer, older=ids[size - 1] if ids[size:] else None)
 
 
 def _records(ids: list[int], newer: int | None, older: int | None) -> RecordsPage:
@@ -355,7 +361,7 @@ _NEWEST_FIRST = (Completion.completed_at.desc(), Completion.id.desc())
 
 @functools.cache
 def _newest():
-    return select(Completion.id).order_by(*_NEWEST_FIRST).limit(bindparam("size"))
+    return select(Completion.id).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
 
 
 @functools.cache
@@ -363,7 +369,7 @@ def _seek(towards_newer: bool):
     anchor = bindparam("anchor")
     at = select(Completion.completed_at).where(Completion.id == anchor).scalar_subquery()
     key, mark = tuple_(Completion.completed_at, Completion.id), tuple_(at, anchor)
-    query = select(Completion.id).limit(bindparam("size"))
+    query = select(Completion.id).limit(bindparam("limit"))
     if towards_newer:
         return query.where(key > mark).order_by(Completion.completed_at, Completion.id)
     return query.where(key < mark).order_by(*_NEWEST_FIRST)
