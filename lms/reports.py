@@ -758,10 +758,30 @@ def course(slug: str):
 
 @bp.route("/audit")
 def audit_trail():
-    """Every change to records, grades, content and assignments, newest first, with its hash."""
-    page = db.paginate(
-        select(AuditEvent).options(selectinload(AuditEvent.actor)).order_by(AuditEvent.id.desc()),
-        page=request.args.get("page", 1, type=int),
-        per_page=PAGE_SIZE,
+    """Every change to records, grades, content and assignments, newest first, with its hash;
+    the entries shown are checked against their hashes."""
+    page = audit.trail_page(
+        PAGE_SIZE,
+        older=request.args.get("older", type=int),
+        newer=request.args.get("newer", type=int),
     )
-    return render_template("reports/audit.html", page=page, broken=audit.first_broken_link())
+    return render_template("reports/audit.html", page=page)
+
+
+@bp.route("/audit/verify", methods=["POST"])
+def verify_audit_trail():
+    """Check every entry of the chain, oldest first, and say where it breaks, if it does."""
+    broken = audit.first_broken_link()
+    if broken is not None:
+        flash(
+            _(
+                "The chain is broken at entry %(id)d: it was changed or removed after it was "
+                "written.",
+                id=broken.id,
+            ),
+            "error",
+        )
+    else:
+        count = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        flash(_("The whole chain is intact: %(count)d entries checked.", count=count), "success")
+    return redirect(url_for("reports.audit_trail"))

@@ -1,4 +1,5 @@
-"""HR's dashboard (completion rates and completions a month) and a course's roster."""
+"""HR's pages: the dashboard (completion rates and completions a month), a course's roster,
+the completion records and the audit trail."""
 
 import re
 from collections import Counter
@@ -7,11 +8,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from lms import requirements
+from lms import audit, requirements
 from lms.compliance import Status, add_months
 from lms.extensions import db
 from lms.models import (
     Assignment,
+    AuditEvent,
     Completion,
     Course,
     Group,
@@ -300,3 +302,90 @@ def test_a_page_from_a_record_that_is_not_there_is_the_newest(hr, records, query
     reply = hr.get(f"/reports/?{query}")
     assert reply.status_code == 200
     assert shown(reply.get_data(as_text=True))[0] == records[:50]
+
+
+# The audit trail ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trail(app, make_user) -> list[int]:
+    """120 audit entries, and their ids newest first."""
+    actor = make_user("auditor", roles={Role.HR})
+    for n in range(120):
+        audit.record(actor, "group", f"group:{n}", {"name": f"组{n}"}, utcnow())
+        db.session.commit()
+    return db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).all()
+
+
+def entries(page: str) -> tuple[list[int], dict[str, str]]:
+    """The entry ids on a page of the audit trail, and its links to the newer and older pages."""
+    ids = [int(i) for i in re.findall(r"<tr><td>(\d+)</td>", page)]
+    return ids, dict(re.findall(r'href="/reports/audit\?(newer|older)=(\d+)"', page))
+
+
+INTACT = "本页记录与其哈希值及前一条记录相符"
+
+
+def test_the_audit_trail_pages_from_the_newest_entry_to_the_oldest_and_back(hr, trail):
+    page = hr.get("/reports/audit").get_data(as_text=True)
+    first, links = entries(page)
+    assert first == trail[:50]
+    assert INTACT in page
+    assert set(links) == {"older"}
+    second, links = entries(hr.get(f"/reports/audit?older={links['older']}").get_data(True))
+    assert second == trail[50:100]
+    last, links = entries(hr.get(f"/reports/audit?older={links['older']}").get_data(True))
+    assert last == trail[100:]
+    assert set(links) == {"newer"}
+    back, links = entries(hr.get(f"/reports/audit?newer={links['newer']}").get_data(True))
+    assert back == second
+    again, links = entries(hr.get(f"/reports/audit?newer={links['newer']}").get_data(True))
+    assert again == first
+
+
+def test_a_page_of_the_audit_trail_costs_the_same_queries_at_any_depth(hr, trail, count_queries):
+    with count_queries() as newest:
+        hr.get("/reports/audit")
+    with count_queries() as deepest:
+        page = hr.get(f"/reports/audit?older={trail[99]}").get_data(as_text=True)
+    assert entries(page)[0] == trail[100:]
+    assert INTACT in page
+    assert deepest.count == newest.count <= 12
+
+
+@pytest.mark.parametrize("query", ["older=999999", "newer=999999", "older=abc"])
+def test_an_audit_page_from_an_entry_that_is_not_there_is_the_newest(hr, trail, query):
+    assert entries(hr.get(f"/reports/audit?{query}").get_data(as_text=True))[0] == trail[:50]
+
+
+def test_a_changed_entry_is_shown_on_its_page_and_found_by_the_whole_check(hr, trail):
+    changed = db.session.get(AuditEvent, trail[70])
+    changed.details = {"name": "改过"}
+    db.session.commit()
+    assert INTACT in hr.get("/reports/audit").get_data(as_text=True)
+    page = hr.get(f"/reports/audit?older={trail[49]}").get_data(as_text=True)
+    assert f"第 {trail[70]} 条不相符" in page
+    checked = hr.post("/reports/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert f"链条在第 {trail[70]} 条断开" in checked
+
+
+def test_a_removed_entry_is_shown_at_the_entry_after_it_across_pages(hr, trail):
+    # The entry just before the first page's oldest one is on the second page.
+    db.session.delete(db.session.get(AuditEvent, trail[50]))
+    db.session.commit()
+    page = hr.get("/reports/audit").get_data(as_text=True)
+    assert f"第 {trail[49]} 条不相符" in page
+    assert INTACT not in page
+    checked = hr.post("/reports/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert f"链条在第 {trail[49]} 条断开" in checked
+
+
+def test_the_whole_check_counts_the_entries_of_an_intact_chain(hr, trail):
+    checked = hr.post("/reports/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "整条链条完整：已检查 120 条记录" in checked
+
+
+def test_learners_cannot_check_the_audit_trail(app, make_user, trail):
+    learner = app.test_client(user=make_user("learner", JobRole.NEW_CUSTOMER_MANAGER))
+    assert learner.get("/reports/audit").status_code == 403
+    assert learner.post("/reports/audit/verify").status_code == 403

@@ -155,8 +155,10 @@ def test_hr_reads_the_audit_trail_and_sees_a_broken_link(app, learner, hr_pair):
     first.post(f"/reports/people/{learner.id}/record", data=form)
     page = first.get("/reports/audit").get_data(as_text=True)
     assert "request_external" in page
-    assert "链条完整" in page
+    assert "本页记录与其哈希值及前一条记录相符" in page
     event = db.session.scalar(select(AuditEvent))
     event.details = {**event.details, "note": "改过"}
     db.session.commit()
-    assert f"在第 {event.id} 条断开" in first.get("/reports/audit").get_data(as_text=True)
+    assert f"第 {event.id} 条不相符" in first.get("/reports/audit").get_data(as_text=True)
+    checked = first.post("/reports/audit/verify", follow_redirects=True)
+    assert f"在第 {event.id} 条断开" in checked.get_data(as_text=True)
