@@ -12,11 +12,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import selectinload
 
+from . import paging
 from .extensions import db
 from .models import AuditEvent, User
 
@@ -96,41 +98,35 @@ def trail_page(size: int, older: int | None = None, newer: int | None = None) ->
     """The `size` entries just older, or just newer, than the entry with that id, or the newest
     ones; each checked against its contents and the entry before it.
 
-    A page is sought by id from its neighbour, and checking it reads one entry more: a view
-    costs the same at any length of the trail, where checking the whole chain on every view
-    grew with it (20,000 entries: 0.3 s). The whole chain is checked on request
+    A page is sought by id from its neighbour (paging.seek), and checking it reads one entry
+    more: a view costs the same at any length of the trail, where checking the whole chain on
+    every view grew with it (20,000 entries: 0.3 s). The whole chain is checked on request
     (first_broken_link), and by `flask audit verify`. An id that names no entry gives the
     newest page."""
-    if newer is not None:
-        entries = _entries(AuditEvent.id > newer, AuditEvent.id, size + 1)
-        if len(entries) > size:
-            entries = entries[:size][::-1]
-            return _checked(entries, newer=entries[0].id, older=entries[-1].id)
-    elif older is not None:
-        entries = _entries(AuditEvent.id < older, AuditEvent.id.desc(), size + 1)
-        if entries:
-            return _newest_first(entries, size, newer=entries[0].id)
-    return _newest_first(_entries(true(), AuditEvent.id.desc(), size + 1), size, newer=None)
+    entries, newer, older = paging.seek(_entries, attrgetter("id"), size, older, newer)
+    return TrailPage(entries, newer, older, _first_broken_on(entries))
 
 
-def _entries(where: Any, order: Any, limit: int) -> list[AuditEvent]:
+def _entries(towards_newer: bool, anchor: int | None, limit: int) -> list[AuditEvent]:
+    if anchor is None:
+        where, order = true(), AuditEvent.id.desc()
+    elif towards_newer:
+        where, order = AuditEvent.id > anchor, AuditEvent.id
+    else:
+        where, order = AuditEvent.id < anchor, AuditEvent.id.desc()
     query = select(AuditEvent).where(where).order_by(order).limit(limit)
     return list(db.session.scalars(query.options(selectinload(AuditEvent.actor))))
 
 
-def _newest_first(entries: list[AuditEvent], size: int, newer: int | None) -> TrailPage:
-    older = entries[size - 1].id if entries[size:] else None
-    return _checked(entries[:size], newer=newer, older=older)
-
-
-def _checked(entries: list[AuditEvent], newer: int | None, older: int | None) -> TrailPage:
+def _first_broken_on(entries: list[AuditEvent]) -> AuditEvent | None:
+    """The first of a page's entries (newest first) that does not match, checked from the
+    entry just before the oldest of them."""
     if not entries:
-        return TrailPage([], newer, older, None)
+        return None
     before = db.session.scalar(
         select(AuditEvent.hash)
         .where(AuditEvent.id < entries[-1].id)
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    broken = _first_mismatch(reversed(entries), before or GENESIS)
-    return TrailPage(entries, newer, older, broken)
+    return _first_mismatch(reversed(entries), before or GENESIS)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from . import audit, requirements
+from . import audit, paging, requirements
 from .extensions import db
 from .models import (
     Assignment,
@@ -323,30 +323,9 @@ def records_page(size: int, older: int | None = None, newer: int | None = None) 
     the newest ones.
 
     A page is sought through the (completed_at, id) index from its neighbour's key, so the
-    last of 500,000 records costs what the first does; paging by number walked every record
-    before the page (OFFSET), and counting them walked all of them. An id that names no record
+    last of 500,000 records costs what the first does (paging.seek). An id that names no record
     gives the newest page."""
-    if newer is not None:
-        ids = _ids(_seek(towards_newer=True), size + 1, anchor=newer)
-        if len(ids) > size:
-            return _records(ids[:size][::-1], newer=ids[size - 1], older=ids[0])
-    elif older is not None:
-        ids = _ids(_seek(towards_newer=False), size + 1, anchor=older)
-        if ids:
-            return _newest_first(ids, size, newer=ids[0])
-    return _newest_first(_ids(_newest(), size + 1), size, newer=None)
-
-
-def _ids(query, limit: int, **anchor: int) -> list[int]:
-    return db.session.scalars(query, {"limit": limit, **anchor}).all()
-
-
-def _newest_first(ids: list[int], size: int, newer: int | None) -> RecordsPage:
-    """The page of the first `size` of these ids (newest first, one more when there are older)."""
-    return _records(ids[:size], newer=newer, older=ids[size - 1] if ids[size:] else None)
-
-
-def _records(ids: list[int], newer: int | None, older: int | None) -> RecordsPage:
+    ids, newer, older = paging.seek(_ids, _same, size, older, newer)
     rows = db.session.scalars(
         select(Completion)
         .where(Completion.id.in_(ids))
@@ -354,6 +333,16 @@ def _records(ids: list[int], newer: int | None, older: int | None) -> RecordsPag
         .order_by(*_NEWEST_FIRST)
     ).all()
     return RecordsPage(list(rows), newer, older)
+
+
+def _ids(towards_newer: bool, anchor: int | None, limit: int) -> list[int]:
+    if anchor is None:
+        return db.session.scalars(_newest(), {"limit": limit}).all()
+    return db.session.scalars(_seek(towards_newer), {"limit": limit, "anchor": anchor}).all()
+
+
+def _same(record_id: int) -> int:
+    return record_id
 
 
 _NEWEST_FIRST = (Completion.completed_at.desc(), Completion.id.desc())
