@@ -58,8 +58,14 @@ def record(actor: User | None, action: str, subject: str, details: dict[str, Any
     return event
 
 
-def first_broken_link() -> AuditEvent | None:
-    """The first entry whose hash or link does not match, or None when the chain is intact.
+@dataclass(frozen=True)
+class ChainCheck:
+    broken: AuditEvent | None  # the first entry that does not match, or None
+    checked: int  # entries read: every one when the chain is intact
+
+
+def check_chain() -> ChainCheck:
+    """Every entry, oldest first, against its contents and the entry before it.
 
     Every entry is read, as plain rows in batches: the chain can be broken anywhere, and
     loading each one as an object cost 30 µs of the 35 an entry took (20,000 entries: 0.6 s)."""
@@ -68,19 +74,28 @@ def first_broken_link() -> AuditEvent | None:
         .order_by(AuditEvent.id)
         .execution_options(yield_per=2000)
     )
-    broken = _first_mismatch(rows, GENESIS)
+    broken, checked = _first_mismatch(rows, GENESIS)
     rows.close()
-    return db.session.get(AuditEvent, broken.id) if broken is not None else None
+    if broken is None:
+        return ChainCheck(None, checked)
+    return ChainCheck(db.session.get(AuditEvent, broken.id), checked)
 
 
-def _first_mismatch(entries: Iterable[Any], previous: str) -> Any:
+def first_broken_link() -> AuditEvent | None:
+    """The first entry whose hash or link does not match, or None when the chain is intact."""
+    return check_chain().broken
+
+
+def _first_mismatch(entries: Iterable[Any], previous: str) -> tuple[Any, int]:
     """The first of these entries, oldest first, that is not the hash of its contents or does
-    not carry the hash of the entry before it (`previous` for the first one)."""
-    for entry in entries:
+    not carry the hash of the entry before it (`previous` for the first one), or None; and how
+    many entries were read."""
+    checked = 0
+    for checked, entry in enumerate(entries, 1):
         if entry.prev_hash != previous or entry.hash != _digest(entry):
-            return entry
+            return entry, checked
         previous = entry.hash
-    return None
+    return None, checked
 
 
 _CHAINED = ("id", "prev_hash", "hash", "at", "actor_id", "action", "subject", "details")
@@ -129,4 +144,4 @@ def _first_broken_on(entries: list[AuditEvent]) -> AuditEvent | None:
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    return _first_mismatch(reversed(entries), before or GENESIS)
+    return _first_mismatch(reversed(entries), before or GENESIS)[0]
