@@ -156,9 +156,6 @@ def _runs_alone(context) -> bool:
 
 
 # SQLite's writers take turns ------------------------------------------------------------------
-# One descriptor per process and database file (a descriptor inherited through a fork would
-# share its lock with the parent): see _take_writer_turn.
-_turn_files: dict[tuple[int, str], int] = {}
 
 
 def _take_writer_turn(conn) -> None:
@@ -168,15 +165,20 @@ def _take_writer_turn(conn) -> None:
     load writers spend more time asleep than writing. An flock() waiter is woken the moment
     the lock is free; the kernel drops it if the process dies. Released when the connection
     goes back to the pool, that is when the transaction has ended (_end_writer_turn).
+
+    Each database connection queues on a descriptor of its own, opened by the process that uses
+    the connection: flock() excludes open files, not threads, so threads sharing one
+    descriptor would each take a turn another holds (and a conversion can drop it), and a
+    descriptor inherited through a fork would share its lock with the parent.
     """
     path = conn.engine.url.database
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    key = (os.getpid(), path)
-    if key not in _turn_files:
-        _turn_files[key] = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(_turn_files[key], fcntl.LOCK_EX)
-    conn.connection.info["writer_turn"] = _turn_files[key]
+    info = conn.connection.info  # the pooled connection's, for as long as it is open
+    if "turn_file" not in info:
+        info["turn_file"] = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(info["turn_file"], fcntl.LOCK_EX)
+    info["writer_turn"] = info["turn_file"]
 
 
 @event.listens_for(Pool, "checkin")
@@ -184,6 +186,13 @@ def _end_writer_turn(_dbapi_connection, record) -> None:
     turn = record.info.pop("writer_turn", None) if record is not None else None
     if turn is not None:
         fcntl.flock(turn, fcntl.LOCK_UN)
+
+
+@event.listens_for(Pool, "close")
+def _close_turn_file(_dbapi_connection, record) -> None:
+    turn_file = record.info.pop("turn_file", None) if record is not None else None
+    if turn_file is not None:
+        os.close(turn_file)
 
 
 # PostgreSQL's pings ---------------------------------------------------------------------------

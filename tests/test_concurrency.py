@@ -276,6 +276,41 @@ def test_sqlite_a_write_whole_by_itself_still_takes_the_writers_turn(app, make_u
     assert db.session.get(User, user.id).name == "Writer"
 
 
+def test_sqlite_two_threads_of_one_process_take_turns_to_write(app, make_user):
+    if db.engine.url.get_backend_name() != "sqlite":
+        pytest.skip("the writers' queue is SQLite's")
+    user = make_user("writer")
+    rename = update(User).where(User.id == user.id)
+    first_holds, second_wrote, checked = threading.Event(), threading.Event(), threading.Event()
+
+    def second_writer():
+        first_holds.wait(timeout=10)
+        with app.test_request_context("/", method="POST"):
+            db.session.execute(rename.values(name="Second"))
+            second_wrote.set()
+            checked.wait(timeout=10)
+            db.session.commit()
+
+    other = threading.Thread(target=second_writer)
+    other.start()
+    with app.test_request_context("/", method="POST"):
+        db.session.close()
+        db.session.execute(rename.values(name="First"))
+        first_holds.set()
+        # The other thread's request waits for this one's turn, as another process's would.
+        assert not second_wrote.wait(timeout=0.5)
+        db.session.commit()
+        db.session.close()
+    assert second_wrote.wait(timeout=10)
+    # The first request gave its own turn back, not the one the second now holds.
+    assert not _writers_turn_is_free()
+    checked.set()
+    other.join(timeout=10)
+    assert _writers_turn_is_free()
+    db.session.expire_all()
+    assert db.session.get(User, user.id).name == "Second"
+
+
 def test_sqlite_writers_take_turns_and_a_write_request_gives_its_turn_back(app, make_user):
     if db.engine.url.get_backend_name() != "sqlite":
         pytest.skip("the writers' queue is SQLite's")
